@@ -1,0 +1,1 @@
+"""The `sessiond` command line: parses options, then calls plain functions."""

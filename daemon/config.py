@@ -1,0 +1,150 @@
+"""Resolved settings: keyword arguments, then environment, then the config file, then defaults.
+
+`Config.from_env()` is what `sessiond run` uses; tests build a `Config` directly with
+temporary directories and short timings. Nothing else in the daemon reads os.environ
+for settings, so what a daemon does is visible in its one `Config`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from sessiond.sources.base import Thresholds
+
+DEFAULT_PORT = 7330
+DEFAULT_HOST = "127.0.0.1"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+class ConfigError(Exception):
+    """A setting is invalid; the message is one sentence for the user."""
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    if env.get("SESSIOND_STATE_DIR"):
+        return Path(env["SESSIOND_STATE_DIR"]).expanduser()
+    return Path(platformdirs.user_state_dir("sessiond", appauthor=False))
+
+
+def default_config_file(env: Mapping[str, str]) -> Path:
+    if env.get("SESSIOND_CONFIG"):
+        return Path(env["SESSIOND_CONFIG"]).expanduser()
+    return Path(platformdirs.user_config_dir("sessiond", appauthor=False)) / "config.toml"
+
+
+def default_port(env: Mapping[str, str]) -> int:
+    raw = env.get("SESSIOND_PORT", "")
+    if not raw:
+        return DEFAULT_PORT
+    try:
+        port = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"SESSIOND_PORT must be a port number, not {raw!r}.") from exc
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"SESSIOND_PORT must be between 0 and 65535, not {port}.")
+    return port
+
+
+@dataclass(slots=True)
+class Config:
+    state_dir: Path
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    allow_remote: bool = False
+    notify: bool = True
+    # Where the agents keep their files (the same variables the agents use).
+    env: Mapping[str, str] = field(default_factory=dict)
+    home: Path = field(default_factory=Path.home)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    # Events kept in memory for `Last-Event-ID` resume.
+    event_buffer: int = 10_000
+    # Frames queued for one SSE client before it is dropped as too slow.
+    client_queue: int = 2_000
+    max_sse_clients: int = 256
+    # Files not written for this long start as idle without being read.
+    cold_after: timedelta = timedelta(days=1)
+    # Stat every known file this often, in case the watcher missed an event.
+    sweep_every: float = 20.0
+    # watchfiles tuning (see docs/python-stack.md): low latency without a busy loop.
+    watch_step_ms: int = 5
+    watch_debounce_ms: int = 50
+    sse_ping_s: float = 15.0
+    sse_retry_ms: int = 2000
+    shutdown_timeout: float = 0.5
+    config_file: Path | None = None
+    file_settings: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Config:
+        env = dict(os.environ if env is None else env)
+        config_file = default_config_file(env)
+        settings = load_config_file(config_file)
+        daemon_settings = settings.get("daemon", {})
+        values: dict[str, Any] = {
+            "state_dir": default_state_dir(env),
+            "port": default_port(env),
+            "env": env,
+            "config_file": config_file,
+            "file_settings": settings,
+        }
+        thresholds = _thresholds(daemon_settings)
+        if thresholds is not None:
+            values["thresholds"] = thresholds
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.state_dir / "runtime.json"
+
+    @property
+    def token_file(self) -> Path:
+        return self.state_dir / "token"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state_dir / "sessiond.log"
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """The TOML config file as a dict; a missing file is an empty config."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror}.") from exc
+    try:
+        return tomllib.loads(raw.decode("utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from exc
+
+
+def _thresholds(daemon: Any) -> Thresholds | None:
+    if not isinstance(daemon, dict):
+        return None
+    names = {"approval_after": "approval_after_s", "idle_after": "idle_after_s"}
+    names |= {"stale_after": "stale_after_s", "settle_after": "settle_after_s"}
+    changes = {}
+    for attr, key in names.items():
+        if key in daemon:
+            value = daemon[key]
+            if not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"{key} in the config file must be a number of seconds.")
+            changes[attr] = timedelta(seconds=value)
+    return Thresholds(**changes) if changes else None

@@ -1,0 +1,138 @@
+"""Offline classification of one transcript file: what `sessiond inspect` runs.
+
+It uses exactly the daemon's rules: the agent's `TranscriptState`, fed every record of
+the file in order with the record's own timestamp, then `classify()` as of `now`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sessiond.jsonl import decode_line
+from sessiond.protocol import InspectResult, JSONDict
+from sessiond.sources import all_sources
+from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
+
+# Enough lines to recognise the format: a metadata line may come first.
+_SNIFF_RECORDS = 20
+# A legacy whole-document transcript (Gemini session-*.json) is read whole; beyond this
+# size it is not one of them.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+class InspectError(Exception):
+    """The file cannot be classified; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedRecord:
+    line_no: int
+    record: JSONDict
+
+
+def iter_records(path: Path) -> Iterator[NumberedRecord]:
+    """Every JSON object in a JSONL file with its 1-based line number.
+
+    A torn last line (no trailing newline) is still read: offline, the file is final.
+    """
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            for record in decode_line(raw).records:
+                yield NumberedRecord(line_no, record)
+
+
+def detect_source(path: Path, sources: list[AgentSource]) -> tuple[AgentSource, FileInfo] | None:
+    """Which agent wrote this file: by its place under an agent root, else by content."""
+    for source in sources:
+        for root in source.roots(_env(), Path.home()):
+            try:
+                path.resolve().relative_to(root.resolve())
+            except ValueError:
+                continue
+            info = source.identify(path.resolve(), root.resolve())
+            if info is not None:
+                return source, info
+    sample = _sample(path)
+    for source in sources:
+        if any(source.recognises(r) for r in sample):
+            whole = path.suffix == ".json"
+            return source, FileInfo(source.agent, path.stem, whole_document=whole)
+    return None
+
+
+def feed_file(source: AgentSource, info: FileInfo, path: Path) -> TranscriptState:
+    state = source.new_state(info)
+    fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    if info.whole_document:
+        document = _read_document(path)
+        state.feed(document, 1, source.record_time(document) or fallback)
+        return state
+    last_at: datetime | None = None
+    for item in iter_records(path):
+        at = source.record_time(item.record) or last_at or fallback
+        last_at = at
+        state.feed(item.record, item.line_no, at)
+    return state
+
+
+def inspect_file(
+    path: Path, now: datetime | None = None, limits: Thresholds | None = None
+) -> InspectResult:
+    if not path.is_file():
+        raise InspectError(f"{path} is not a readable file.")
+    try:
+        detected = detect_source(path, all_sources())
+    except OSError as exc:
+        raise InspectError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
+    if detected is None:
+        raise InspectError(f"{path} is not a transcript of any agent sessiond knows.")
+    source, info = detected
+    try:
+        state = feed_file(source, info, path)
+    except OSError as exc:
+        raise InspectError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
+    result = classify(state, now or datetime.now(UTC), limits or Thresholds())
+    return InspectResult(
+        agent=source.agent,
+        session_id=state.meta.session_id or info.session_id,
+        status=result.status,
+        reason=result.reason,
+        since=result.since,
+        pending_tool=result.pending_tool,
+    )
+
+
+def _sample(path: Path) -> list[JSONDict]:
+    if path.suffix == ".json":
+        try:
+            return [_read_document(path)]
+        except InspectError:
+            return []
+    sample: list[JSONDict] = []
+    for item in iter_records(path):
+        sample.append(item.record)
+        if len(sample) >= _SNIFF_RECORDS:
+            break
+    return sample
+
+
+def _read_document(path: Path) -> JSONDict:
+    if path.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise InspectError(f"{path} is too large to be a whole-document transcript.")
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InspectError(f"{path} is not complete JSON (it may be mid-rewrite).") from exc
+    if not isinstance(value, dict):
+        raise InspectError(f"{path} is JSON but not a transcript document.")
+    return value
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)

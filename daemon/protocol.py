@@ -1,0 +1,292 @@
+"""The shapes shared by the daemon, the CLI and the web panel (see shared/contract.md).
+
+Everything that crosses a process boundary is defined here once: the status words,
+`Session`, `Transition`, `Health`, `RuntimeInfo` and the `inspect` result. The daemon
+builds them, `sessiond status` parses them back; both go through `to_json` / `from_json`
+so the wire format has exactly one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Literal, cast, get_args
+
+Status = Literal["working", "waiting_for_approval", "waiting_for_input", "idle", "ended"]
+Source = Literal["transcript", "hook", "timer"]
+Agent = Literal["claude", "codex", "gemini", "cursor"]
+ComponentStatus = Literal["ok", "degraded", "unavailable", "failed"]
+
+STATUSES: tuple[Status, ...] = get_args(Status)
+AGENTS: tuple[Agent, ...] = get_args(Agent)
+WAITING: frozenset[Status] = frozenset({"waiting_for_approval", "waiting_for_input"})
+
+# Text taken from transcripts is cut to these lengths before it is shown anywhere.
+MAX_TITLE = 200
+MAX_SUMMARY = 300
+MAX_REASON = 300
+
+JSONDict = dict[str, Any]
+
+
+def format_ts(when: datetime) -> str:
+    """UTC ISO-8601 with millisecond precision and a `Z`, as the contract requires."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_ts(text: object) -> datetime | None:
+    """Parse an ISO-8601 timestamp as agents write it; None for anything else."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def clip(text: object, limit: int) -> str:
+    """One line of display text, at most `limit` characters, never raising."""
+    if not isinstance(text, str):
+        return ""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return flat[: limit - 1].rstrip() + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingTool:
+    name: str
+    summary: str
+
+    def to_json(self) -> JSONDict:
+        return {"name": self.name, "summary": self.summary}
+
+    @classmethod
+    def from_json(cls, data: object) -> PendingTool | None:
+        if not isinstance(data, dict):
+            return None
+        return cls(name=str(data.get("name", "")), summary=str(data.get("summary", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    agent: Agent
+    status: Status
+    status_since: datetime
+    last_activity: datetime
+    parent_id: str | None = None
+    project: str = ""
+    cwd: str = ""
+    branch: str = ""
+    title: str = ""
+    pending_tool: PendingTool | None = None
+    reason: str = ""
+    source: Source = "transcript"
+
+    def with_changes(self, **changes: Any) -> Session:
+        return replace(self, **changes)
+
+    def to_json(self) -> JSONDict:
+        return {
+            "id": self.id,
+            "agent": self.agent,
+            "parent_id": self.parent_id,
+            "project": self.project,
+            "cwd": self.cwd,
+            "branch": self.branch,
+            "title": self.title,
+            "status": self.status,
+            "status_since": format_ts(self.status_since),
+            "last_activity": format_ts(self.last_activity),
+            "pending_tool": self.pending_tool.to_json() if self.pending_tool else None,
+            "reason": self.reason,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> Session:
+        now = utcnow()
+        return cls(
+            id=str(data["id"]),
+            agent=cast(Agent, data.get("agent", "claude")),
+            parent_id=data.get("parent_id"),
+            project=str(data.get("project") or ""),
+            cwd=str(data.get("cwd") or ""),
+            branch=str(data.get("branch") or ""),
+            title=str(data.get("title") or ""),
+            status=cast(Status, data["status"]),
+            status_since=parse_ts(data.get("status_since")) or now,
+            last_activity=parse_ts(data.get("last_activity")) or now,
+            pending_tool=PendingTool.from_json(data.get("pending_tool")),
+            reason=str(data.get("reason") or ""),
+            source=cast(Source, data.get("source", "transcript")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    session_id: str
+    from_status: Status | None
+    to_status: Status
+    at: datetime
+    reason: str
+    source: Source
+    session: Session
+    # How long after the underlying signal (line written, hook received, deadline
+    # reached) the transition was published, in milliseconds. Not in the contract's
+    # list, which allows added fields.
+    latency_ms: float | None = None
+
+    @property
+    def is_working_to_waiting(self) -> bool:
+        return self.from_status == "working" and self.to_status in WAITING
+
+    def to_json(self) -> JSONDict:
+        data: JSONDict = {
+            "session_id": self.session_id,
+            "from": self.from_status,
+            "to": self.to_status,
+            "at": format_ts(self.at),
+            "reason": self.reason,
+            "source": self.source,
+            "session": self.session.to_json(),
+        }
+        if self.latency_ms is not None:
+            data["latency_ms"] = round(self.latency_ms, 3)
+        return data
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> Transition:
+        return cls(
+            session_id=str(data["session_id"]),
+            from_status=cast("Status | None", data.get("from")),
+            to_status=cast(Status, data["to"]),
+            at=parse_ts(data.get("at")) or utcnow(),
+            reason=str(data.get("reason") or ""),
+            source=cast(Source, data.get("source", "transcript")),
+            session=Session.from_json(data["session"]),
+            latency_ms=data.get("latency_ms"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentHealth:
+    status: ComponentStatus
+    detail: str = ""
+
+    def to_json(self) -> JSONDict:
+        return {"status": self.status, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    status: Literal["ok", "degraded"]
+    version: str
+    pid: int
+    uptime_s: float
+    sessions: int
+    clients: int
+    last_event_id: int
+    components: dict[str, ComponentHealth] = field(default_factory=dict)
+    extra: JSONDict = field(default_factory=dict)
+
+    def to_json(self) -> JSONDict:
+        data: JSONDict = {
+            "status": self.status,
+            "version": self.version,
+            "pid": self.pid,
+            "uptime_s": round(self.uptime_s, 3),
+            "sessions": self.sessions,
+            "clients": self.clients,
+            "last_event_id": self.last_event_id,
+            "components": {name: c.to_json() for name, c in self.components.items()},
+        }
+        data.update(self.extra)
+        return data
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> Health:
+        components = {
+            str(name): ComponentHealth(
+                status=cast(ComponentStatus, c.get("status", "failed")),
+                detail=str(c.get("detail", "")),
+            )
+            for name, c in (data.get("components") or {}).items()
+            if isinstance(c, dict)
+        }
+        known = {"status", "version", "pid", "uptime_s", "sessions", "clients"}
+        known |= {"last_event_id", "components"}
+        return cls(
+            status="ok" if data.get("status") == "ok" else "degraded",
+            version=str(data.get("version", "")),
+            pid=int(data.get("pid", 0)),
+            uptime_s=float(data.get("uptime_s", 0.0)),
+            sessions=int(data.get("sessions", 0)),
+            clients=int(data.get("clients", 0)),
+            last_event_id=int(data.get("last_event_id", 0)),
+            components=components,
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeInfo:
+    """`runtime.json` in the state dir: how a client finds the running daemon."""
+
+    pid: int
+    port: int
+    url: str
+    version: str
+    started_at: datetime
+
+    def to_json(self) -> JSONDict:
+        return {
+            "pid": self.pid,
+            "port": self.port,
+            "url": self.url,
+            "version": self.version,
+            "started_at": format_ts(self.started_at),
+        }
+
+    @classmethod
+    def from_json(cls, data: JSONDict) -> RuntimeInfo:
+        return cls(
+            pid=int(data["pid"]),
+            port=int(data["port"]),
+            url=str(data["url"]),
+            version=str(data.get("version", "")),
+            started_at=parse_ts(data.get("started_at")) or utcnow(),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InspectResult:
+    """What `sessiond inspect FILE --json` prints."""
+
+    agent: Agent
+    session_id: str
+    status: Status
+    reason: str
+    since: datetime | None
+    pending_tool: PendingTool | None
+
+    def to_json(self) -> JSONDict:
+        return {
+            "agent": self.agent,
+            "session_id": self.session_id,
+            "status": self.status,
+            "reason": self.reason,
+            "since": format_ts(self.since) if self.since else None,
+            "pending_tool": self.pending_tool.to_json() if self.pending_tool else None,
+        }

@@ -1,0 +1,14 @@
+"""One module per agent format; `ALL_SOURCES` is the list the daemon watches."""
+
+from __future__ import annotations
+
+from sessiond.sources.base import AgentSource
+
+
+def all_sources() -> list[AgentSource]:
+    # Imported here so a broken agent module shows up as one failing source,
+    # not as a daemon that cannot import.
+    from sessiond.sources.claude import ClaudeSource
+
+    sources: list[AgentSource] = [ClaudeSource()]
+    return sources

@@ -1,0 +1,221 @@
+"""The small interface every agent format implements, and the rules they share.
+
+An agent module (claude.py, codex.py, ...) provides one `AgentSource`:
+- `roots(env, home)`: the directories its transcripts live under;
+- `identify(path, root)`: whether a file under a root is one of its transcripts, and
+  which session (and parent session) it belongs to;
+- `new_state(info)`: a fresh `TranscriptState` for that file.
+
+A `TranscriptState` is a pure accumulator: the I/O shell feeds it parsed records in file
+order with the time each was written, and asks it for a `Verdict` at a given `now`. It
+never reads files, never looks at the wall clock and never sleeps, so the same code
+serves the live daemon, `sessiond inspect`, replays and property tests.
+
+`classify()` below wraps a state's own verdict with the rules common to every agent
+(idle after a quiet wait, stale work), so all agents speak the same status words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal, Protocol
+
+from sessiond.protocol import Agent, JSONDict, PendingTool, Status
+
+FileRole = Literal["session", "subagent", "compaction"]
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Time limits of the classifiers; the daemon's config fills them in."""
+
+    # A pending tool that can prompt, with no execution evidence for this long, is
+    # taken to be waiting for the user's approval.
+    approval_after: timedelta = timedelta(seconds=4)
+    # waiting_for_input this long without writes becomes idle.
+    idle_after: timedelta = timedelta(minutes=15)
+    # working with no writes at all for this long becomes idle (the process may be gone).
+    stale_after: timedelta = timedelta(minutes=10)
+    # A reply that might be the end of a turn (Gemini text without tool calls, Claude
+    # text whose stop_reason is still null) counts as the end once the file has been
+    # quiet this long.
+    settle_after: timedelta = timedelta(seconds=2)
+    # False when the session's hooks report approvals exactly: then a pending tool is
+    # simply working, and the approval guess is not made at all.
+    infer_approval: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """What a source learns about a transcript from its path alone."""
+
+    agent: Agent
+    session_id: str
+    role: FileRole = "session"
+    # The parent session of a subagent or compaction file, when the path tells it.
+    # (Claude 2.0.x subagent files sit beside the sessions; their parent comes from
+    # the content instead: see `SessionMeta.parent_id`.)
+    parent_id: str | None = None
+    # A file rewritten whole on every change (legacy Gemini `session-*.json`): re-read
+    # and re-parse it each time instead of tailing it.
+    whole_document: bool = False
+
+
+@dataclass(slots=True)
+class SessionMeta:
+    """What a transcript says about its session, besides its status."""
+
+    session_id: str | None = None
+    parent_id: str | None = None
+    cwd: str = ""
+    project: str = ""
+    branch: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: Status
+    # One short sentence naming the line that decided, e.g.
+    # "line 67: ExitPlanMode pending 5 s, no progress".
+    reason: str
+    # When the status began, as far as the transcript tells (the deciding line's time).
+    since: datetime | None = None
+    pending_tool: PendingTool | None = None
+    # The earliest time at which this verdict may change with no new input (an
+    # approval guess, a settle time, idle...). The daemon arms a timer for it.
+    recheck_at: datetime | None = None
+
+
+class TranscriptState(Protocol):
+    """Per-file accumulator: records in, verdict out. No I/O, no clock."""
+
+    @property
+    def meta(self) -> SessionMeta: ...
+
+    @property
+    def last_activity(self) -> datetime | None:
+        """The time of the newest record fed (the `at` passed to `feed`)."""
+        ...
+
+    def feed(self, record: JSONDict, line_no: int | None, at: datetime) -> None:
+        """Take one parsed JSON object, in file order.
+
+        `line_no` is the 1-based line number when the shell knows it (None when the
+        daemon started reading from the tail of a large file). `at` is when the line was
+        written: its own timestamp offline, its arrival time live.
+        """
+        ...
+
+    def has_basis(self) -> bool:
+        """True once the records fed are enough to decide (a meaningful last line).
+
+        The daemon reads old files backwards in blocks until this is true.
+        """
+        ...
+
+    def verdict(self, now: datetime, limits: Thresholds) -> Verdict:
+        """The agent-specific status as of `now` (without the common idle rules)."""
+        ...
+
+
+class AgentSource(Protocol):
+    agent: Agent
+
+    def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
+        """Directories to watch (they may not exist yet)."""
+        ...
+
+    def identify(self, path: Path, root: Path) -> FileInfo | None:
+        """Is `path` (somewhere under `root`) one of this agent's transcripts?"""
+        ...
+
+    def new_state(self, info: FileInfo) -> TranscriptState: ...
+
+    def record_time(self, record: JSONDict) -> datetime | None:
+        """The time a record says it was written, if it says (used offline and at
+        start-up; live, the daemon uses the arrival time instead)."""
+        ...
+
+    def recognises(self, record: JSONDict) -> bool:
+        """Does this record look like this agent's format? (For `inspect` and for
+        telling a stray file of another agent apart.)"""
+        ...
+
+
+@dataclass(slots=True)
+class Classification:
+    """A verdict after the common rules, ready to become a Session's status."""
+
+    status: Status
+    reason: str
+    since: datetime | None
+    pending_tool: PendingTool | None
+    recheck_at: datetime | None
+    decided: Literal["transcript", "timer"] = "transcript"
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Classification:
+    """The status of one transcript as of `now`: the agent's verdict plus idle rules.
+
+    Pure: the same state, `now` and limits always give the same answer.
+    """
+    v = state.verdict(now, limits)
+    last = state.last_activity
+    recheck = v.recheck_at
+    status, reason, since = v.status, v.reason, v.since
+    if last is not None and status == "waiting_for_input":
+        idle_at = last + limits.idle_after
+        if now >= idle_at:
+            status = "idle"
+            reason = f"waiting for input, quiet for {_minutes(now - last)}"
+            since = idle_at
+        else:
+            recheck = _earliest(recheck, idle_at)
+    elif last is not None and status == "working":
+        stale_at = last + limits.stale_after
+        if now >= stale_at:
+            status = "idle"
+            reason = f"was working, but nothing written for {_minutes(now - last)}"
+            since = stale_at
+        else:
+            recheck = _earliest(recheck, stale_at)
+    return Classification(
+        status=status,
+        reason=reason,
+        since=since,
+        pending_tool=v.pending_tool if status in ("working", "waiting_for_approval") else None,
+        recheck_at=recheck,
+    )
+
+
+def with_reason(verdict: Verdict, reason: str) -> Verdict:
+    return replace(verdict, reason=reason)
+
+
+def line_ref(line_no: int | None) -> str:
+    """`line 67` when the line number is known, `last line` style text otherwise."""
+    return f"line {line_no}" if line_no is not None else "a recent line"
+
+
+def _earliest(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a
+
+
+def _minutes(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    return f"{seconds // 60} min"
+
+
+def project_name(cwd: str) -> str:
+    """The name shown to people: the last part of the working directory."""
+    stripped = cwd.rstrip("/\\")
+    if not stripped:
+        return ""
+    return stripped.replace("\\", "/").rsplit("/", 1)[-1]

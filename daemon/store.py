@@ -1,0 +1,143 @@
+"""The embedded database in the state dir (SQLite, WAL mode).
+
+One file, `sessiond.db`, holds what must survive a restart. The schema is versioned by
+`PRAGMA user_version`; `_MIGRATIONS[n]` moves a database from version n to n+1.
+
+Both the daemon and short-lived CLI commands (`sessiond mute`, ...) open it; WAL lets
+them do so at the same time. Every connection sets a busy timeout so a writer never
+fails on a lock held for a few milliseconds by the other.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DB_NAME = "sessiond.db"
+
+_MIGRATIONS: list[str] = [
+    # 0 -> 1: settings that users change at run time, and the toast ledger.
+    """
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE notified (
+        session_id TEXT NOT NULL,
+        transition_at TEXT NOT NULL,
+        status TEXT NOT NULL,
+        shown_at REAL NOT NULL,
+        PRIMARY KEY (session_id, transition_at, status)
+    );
+    """,
+]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is corrupt."""
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = _connect(path)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def in_state_dir(cls, state_dir: Path) -> Store:
+        return cls(state_dir / DB_NAME)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # -- key/value settings -------------------------------------------------
+
+    def get_json(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_json(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def delete(self, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+
+    # -- toast ledger -------------------------------------------------------
+
+    def mark_notified(self, session_id: str, transition_at: str, status: str) -> bool:
+        """Record that a toast was shown; False if it had been shown already."""
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO notified VALUES (?, ?, ?, ?)",
+                (session_id, transition_at, status, time.time()),
+            )
+            # Keep the ledger bounded: a week is far beyond any replay window.
+            db.execute("DELETE FROM notified WHERE shown_at < ?", (time.time() - 7 * 86400,))
+            return cur.rowcount == 1
+
+    def was_notified(self, session_id: str, transition_at: str, status: str) -> bool:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM notified WHERE session_id = ? AND transition_at = ? AND status = ?",
+                (session_id, transition_at, status),
+            ).fetchone()
+        return row is not None
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(_MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer sessiond (schema {version}); "
+                "upgrade sessiond or move the file aside"
+            )
+        for target, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            with self._lock:
+                self._db.executescript(f"BEGIN IMMEDIATE; {script}; PRAGMA user_version = {target}; COMMIT;")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fresh = not path.exists()
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    if fresh:
+        os.chmod(path, 0o600)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    # Fail now, not on the first write, when the file is not a database at all.
+    db.execute("PRAGMA schema_version").fetchone()
+    return db
