@@ -1,9 +1,123 @@
+"""The `sessiond` command. Each command parses its options and calls a plain function."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
 import click
-
 from sessiond import __version__
+from sessiond.cli.format import render_status
+from sessiond.config import Config, ConfigError
+from sessiond.protocol import parse_ts
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sessiond")
 def main() -> None:
-    """sessiond."""
+    """sessiond: know the moment an AI coding agent needs you."""
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"sessiond: {message}", err=True)
+    sys.exit(code)
+
+
+def load_config(**overrides: Any) -> Config:
+    try:
+        return Config.from_env(None, **overrides)
+    except ConfigError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail() exits
+
+
+@main.command()
+@click.option("--port", type=click.IntRange(0, 65535), help="TCP port (default 7330 or $SESSIOND_PORT).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (token required).")
+@click.option("--no-notify", is_flag=True, help="Do not show desktop notifications.")
+@click.option("--supervise", is_flag=True, help="Run under a parent that restarts it.")
+def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, supervise: bool) -> None:
+    """Run the daemon in the foreground."""
+    from sessiond.app import Daemon, DaemonError
+    from sessiond.logs import configure
+
+    config = load_config(port=port, host=host, allow_remote=allow_remote, notify=not no_notify)
+    if supervise:
+        from sessiond.supervisor import daemon_command, run_supervised
+
+        options = [f"--port={config.port}", f"--host={host}"]
+        options += ["--allow-remote"] * allow_remote + ["--no-notify"] * no_notify
+        sys.exit(run_supervised(daemon_command(*options), config.port, host=host))
+    configure(config.log_file)
+    try:
+        code = Daemon(config).run()
+    except DaemonError as exc:
+        fail(str(exc))
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print health and sessions as JSON.")
+def status(as_json: bool) -> None:
+    """Daemon health and the sessions, newest first."""
+    from sessiond.client import DaemonUnavailable, find_daemon, get_health, get_sessions
+
+    config = load_config()
+    try:
+        endpoint = find_daemon(config.state_dir, config.port)
+        health = get_health(endpoint)
+        sessions = get_sessions(endpoint)
+    except DaemonUnavailable as exc:
+        fail(str(exc), code=3)
+        return
+    if as_json:
+        click.echo(json.dumps({"health": health.to_json(),
+                               "sessions": [s.to_json() for s in sessions]}, indent=2))
+    else:
+        click.echo(render_status(health, sessions, now=datetime.now(UTC)))
+    sys.exit(0 if health.status == "ok" else 1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--now", "now_text", metavar="ISO-8601", help="Classify as of this time.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def inspect(file: Path, now_text: str | None, as_json: bool) -> None:
+    """Classify one transcript file offline, with the daemon's own rules."""
+    from sessiond.inspect import InspectError, inspect_file
+
+    now = None
+    if now_text is not None:
+        now = parse_ts(now_text)
+        if now is None:
+            fail(f"--now must be an ISO-8601 time, not {now_text!r}.", code=2)
+    config = load_config()
+    try:
+        result = inspect_file(file, now, config.thresholds)
+    except InspectError as exc:
+        fail(str(exc), code=2)
+        return
+    if as_json:
+        click.echo(json.dumps(result.to_json()))
+        return
+    click.echo(f"{result.agent} session {result.session_id}")
+    click.echo(f"  status:  {result.status}")
+    click.echo(f"  reason:  {result.reason}")
+    if result.since:
+        click.echo(f"  since:   {result.since.isoformat()}")
+    if result.pending_tool:
+        click.echo(f"  pending: {result.pending_tool.name}: {result.pending_tool.summary}")
+
+
+def _register_commands() -> None:
+    from sessiond.cli import notify_cmds, service_cmds
+
+    notify_cmds.register(main)
+    service_cmds.register(main)
+
+
+_register_commands()

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-
 from sessiond.sources.base import Thresholds
 
 DEFAULT_PORT = 7330
@@ -100,6 +99,7 @@ class Config:
         thresholds = _thresholds(daemon_settings)
         if thresholds is not None:
             values["thresholds"] = thresholds
+        values.update(_daemon_settings(daemon_settings))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -140,7 +140,7 @@ def _thresholds(daemon: Any) -> Thresholds | None:
         return None
     names = {"approval_after": "approval_after_s", "idle_after": "idle_after_s"}
     names |= {"stale_after": "stale_after_s", "settle_after": "settle_after_s"}
-    changes = {}
+    changes: dict[str, Any] = {}
     for attr, key in names.items():
         if key in daemon:
             value = daemon[key]
@@ -148,3 +148,30 @@ def _thresholds(daemon: Any) -> Thresholds | None:
                 raise ConfigError(f"{key} in the config file must be a number of seconds.")
             changes[attr] = timedelta(seconds=value)
     return Thresholds(**changes) if changes else None
+
+
+# Plain settings of the `[daemon]` table: name in the file -> (field, type, converter).
+_DAEMON_KEYS: dict[str, tuple[str, Any]] = {
+    "event_buffer": ("event_buffer", int),
+    "client_queue": ("client_queue", int),
+    "max_sse_clients": ("max_sse_clients", int),
+    "sweep_every_s": ("sweep_every", float),
+    "cold_after_s": ("cold_after", lambda v: timedelta(seconds=v)),
+    "watch_step_ms": ("watch_step_ms", int),
+    "watch_debounce_ms": ("watch_debounce_ms", int),
+    "sse_ping_s": ("sse_ping_s", float),
+}
+
+
+def _daemon_settings(daemon: Any) -> dict[str, Any]:
+    if not isinstance(daemon, dict):
+        return {}
+    values: dict[str, Any] = {}
+    for key, (attr, convert) in _DAEMON_KEYS.items():
+        if key not in daemon:
+            continue
+        value = daemon[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{key} in the config file must be a positive number.")
+        values[attr] = convert(value)
+    return values

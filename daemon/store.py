@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -96,6 +96,23 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM kv WHERE key = ?", (key,))
 
+    def update_json(self, key: str, change: Callable[[Any], Any], default: Any = None) -> Any:
+        """Read, change and write one value in a single transaction; returns the new value.
+
+        The daemon (a toast's "Mute project" button) and the CLI (`sessiond mute`) may
+        change the same key at the same moment; BEGIN IMMEDIATE makes the second wait
+        for the first instead of overwriting it with a stale copy.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            value = change(default if row is None else json.loads(row[0]))
+            db.execute(
+                "INSERT INTO kv (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+        return value
+
     # -- toast ledger -------------------------------------------------------
 
     def mark_notified(self, session_id: str, transition_at: str, status: str) -> bool:
@@ -108,6 +125,14 @@ class Store:
             # Keep the ledger bounded: a week is far beyond any replay window.
             db.execute("DELETE FROM notified WHERE shown_at < ?", (time.time() - 7 * 86400,))
             return cur.rowcount == 1
+
+    def unmark_notified(self, session_id: str, transition_at: str, status: str) -> None:
+        """Forget a claim made by `mark_notified` whose toast could not be sent."""
+        with self.transaction() as db:
+            db.execute(
+                "DELETE FROM notified WHERE session_id = ? AND transition_at = ? AND status = ?",
+                (session_id, transition_at, status),
+            )
 
     def was_notified(self, session_id: str, transition_at: str, status: str) -> bool:
         with self._lock:

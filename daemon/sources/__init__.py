@@ -9,6 +9,8 @@ def all_sources() -> list[AgentSource]:
     # Imported here so a broken agent module shows up as one failing source,
     # not as a daemon that cannot import.
     from sessiond.sources.claude import ClaudeSource
+    from sessiond.sources.codex import CodexSource
+    from sessiond.sources.cursor import CursorSource
+    from sessiond.sources.gemini import GeminiSource
 
-    sources: list[AgentSource] = [ClaudeSource()]
-    return sources
+    return [ClaudeSource(), CodexSource(), GeminiSource(), CursorSource()]

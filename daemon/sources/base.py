@@ -41,8 +41,9 @@ class Thresholds:
     stale_after: timedelta = timedelta(minutes=10)
     # A reply that might be the end of a turn (Gemini text without tool calls, Claude
     # text whose stop_reason is still null) counts as the end once the file has been
-    # quiet this long.
-    settle_after: timedelta = timedelta(seconds=2)
+    # quiet this long. Replaying the corpus, 2 s gave 21 false mid-turn "turn ended"
+    # flips (each a false toast), 10 s gives 4; Stop hooks make it exact and instant.
+    settle_after: timedelta = timedelta(seconds=10)
     # False when the session's hooks report approvals exactly: then a pending tool is
     # simply working, and the approval guess is not made at all.
     infer_approval: bool = True

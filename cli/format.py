@@ -1,0 +1,51 @@
+"""Terminal rendering for `sessiond status`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sessiond.protocol import Health, Session
+
+_LABELS = {
+    "waiting_for_approval": "NEEDS APPROVAL",
+    "waiting_for_input": "waiting for you",
+    "working": "working",
+    "idle": "idle",
+    "ended": "ended",
+}
+
+
+def ago(since: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+    return f"{seconds // 86400}d"
+
+
+def render_status(health: Health, sessions: list[Session], *, now: datetime) -> str:
+    lines = [
+        f"sessiond {health.version} (pid {health.pid}): {health.status}, "
+        f"{health.sessions} sessions, {health.clients} clients"
+    ]
+    for name, component in sorted(health.components.items()):
+        if component.status != "ok":
+            lines.append(f"  {name}: {component.status} ({component.detail})")
+    top = [s for s in sessions if s.parent_id is None]
+    if not top:
+        lines.append("No agent sessions found yet.")
+        return "\n".join(lines)
+    rows = [("STATUS", "FOR", "AGENT", "PROJECT", "BRANCH", "TITLE / PENDING")]
+    for s in sorted(top, key=lambda s: s.last_activity, reverse=True):
+        detail = s.title
+        if s.pending_tool is not None:
+            detail = f"{s.pending_tool.name}: {s.pending_tool.summary}"
+        rows.append((_LABELS.get(s.status, s.status), ago(s.status_since, now), s.agent,
+                     s.project or "?", s.branch, detail[:60]))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+    return "\n".join(lines)

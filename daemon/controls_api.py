@@ -1,0 +1,91 @@
+"""`/api/controls`, `/api/mute`, `/api/unmute`: the panel's (and scripts') notification controls.
+
+Writes need the daemon's token (`Authorization: Bearer`), besides the Origin check every
+write passes. The panel gets the token inside its own page, which no other origin can read.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from sessiond.notifier import change_controls, load_controls
+from sessiond.notify_policy import Controls
+from sessiond.protocol import MAX_TITLE, format_ts, utcnow
+from sessiond.server import CONTEXT, Context
+from sessiond.store import Store
+
+STORE: web.AppKey[Store] = web.AppKey("sessiond_store", Store)
+
+
+def add_routes(store: Store) -> Any:
+    def add(app: web.Application) -> None:
+        app[STORE] = store
+        app.router.add_get("/api/controls", get_controls)
+        app.router.add_post("/api/mute", mute)
+        app.router.add_post("/api/unmute", unmute)
+
+    return add
+
+
+def _view(controls: Controls) -> dict[str, Any]:
+    now = utcnow()
+    active = controls.pruned(now)
+    quiet = controls.quiet_hours
+    return {
+        **active.to_json(),
+        "muted": {p: format_ts(u) if u else None for p, u in sorted(active.mutes.items())},
+        "quiet": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"} if quiet else None,
+    }
+
+
+async def get_controls(request: web.Request) -> web.Response:
+    ctx: Context = request.app[CONTEXT]
+    controls, _ = load_controls(ctx.config, request.app[STORE])
+    return web.json_response(_view(controls))
+
+
+async def _project_from(request: web.Request) -> tuple[str, dict[str, Any]] | web.Response:
+    ctx: Context = request.app[CONTEXT]
+    if not ctx.token_ok(request):
+        return web.json_response({"error": "A valid Authorization: Bearer token is required."},
+                                 status=401)
+    try:
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("project"), str):
+        return web.json_response({"error": "Send a JSON object with a \"project\" name."}, status=400)
+    project = body["project"].strip()[:MAX_TITLE]
+    if not project:
+        return web.json_response({"error": "The project name is empty."}, status=400)
+    return project, body
+
+
+async def mute(request: web.Request) -> web.Response:
+    parsed = await _project_from(request)
+    if isinstance(parsed, web.Response):
+        return parsed
+    project, body = parsed
+    seconds = body.get("for_s")
+    if seconds is not None and (
+        isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0
+    ):
+        return web.json_response({"error": "for_s must be a positive number of seconds."}, status=400)
+    now = utcnow()
+    until = now + timedelta(seconds=seconds) if seconds is not None else None
+    ctx: Context = request.app[CONTEXT]
+    change_controls(ctx.config, request.app[STORE], lambda c: c.with_mute(project, until, now))
+    return web.Response(status=204)
+
+
+async def unmute(request: web.Request) -> web.Response:
+    parsed = await _project_from(request)
+    if isinstance(parsed, web.Response):
+        return parsed
+    project, _ = parsed
+    ctx: Context = request.app[CONTEXT]
+    change_controls(ctx.config, request.app[STORE], lambda c: c.without_mute(project))
+    return web.Response(status=204)

@@ -1,0 +1,609 @@
+"""The engine: transcript files in, sessions and events out.
+
+It owns the tracked files (a tailer and a classifier state each), the sessions derived
+from them, and one deadline timer per session. It is driven from outside: the watcher
+calls `file_changed` / `file_deleted`, the sweep calls `sweep`, timers call back into
+`_on_timer`. Every change is published through the hub as `session` / `transition` /
+`removed` events; classification itself is the agents' pure code (`sources/`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import stat
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import structlog
+from sessiond.config import Config
+from sessiond.hub import EventHub
+from sessiond.jsonl import decode_line
+from sessiond.logs import WarnOnce
+from sessiond.protocol import MAX_TITLE, Session, Source, Status, Transition, clip, utcnow
+from sessiond.sources.base import (
+    AgentSource,
+    Classification,
+    FileInfo,
+    Thresholds,
+    TranscriptState,
+    classify,
+)
+from sessiond.tailer import NotAFile, Tailer, is_permission_error, read_tail
+
+log = structlog.get_logger(__name__)
+
+# Start-up reads this much of a file's head for its title and metadata...
+HEAD_BYTES = 64 * 1024
+# ...and its tail in growing blocks, from this size up to the last, until the
+# classifier has what it needs.
+TAIL_BLOCKS = (16 * 1024, 256 * 1024, 4 * 1024 * 1024)
+# A legacy whole-document transcript larger than this is not read.
+MAX_DOCUMENT = 64 * 1024 * 1024
+# A file whose classifier raised this many times is quarantined.
+MAX_FAILURES = 3
+# `last_activity` alone changes with every line; publish it at most this often.
+ACTIVITY_REFRESH = timedelta(seconds=5)
+# After the last write to a compaction transcript the parent counts as compacting.
+COMPACTING_FOR = timedelta(seconds=5)
+
+
+@dataclass(eq=False, slots=True)
+class TrackedFile:
+    path: Path
+    source: AgentSource
+    info: FileInfo
+    tailer: Tailer
+    state: TranscriptState | None = None  # None: a cold file, not read yet
+    failures: int = 0
+    quarantined: str | None = None
+    size: int = 0
+    mtime: float = 0.0
+
+    @property
+    def session_id(self) -> str:
+        return self.info.session_id
+
+
+@dataclass(slots=True)
+class Root:
+    source: AgentSource
+    path: Path
+    exists: bool = False
+
+
+@dataclass(slots=True)
+class EngineStats:
+    lines: int = 0
+    garbage_lines: int = 0
+    skipped_lines: int = 0
+    transitions: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, config: Config, hub: EventHub, sources: list[AgentSource]) -> None:
+        self.config = config
+        self.hub = hub
+        self.roots = [
+            Root(source, path) for source in sources for path in source.roots(config.env, config.home)
+        ]
+        self.files: dict[Path, TrackedFile] = {}
+        self.sessions: dict[str, Session] = {}
+        self.stats = EngineStats()
+        # Called with every published transition (the notifier, metrics).
+        self.transition_listeners: list[Callable[[Transition], None]] = []
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._activity_published: dict[str, datetime] = {}
+        self._compacting: dict[str, datetime] = {}
+        self._warn = WarnOnce(log)
+        # session id -> the file that carries it (compaction files carry none)
+        self._by_session: dict[str, Path] = {}
+
+    # -- discovery ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Find every existing transcript and classify it, publishing nothing."""
+        for root in self.roots:
+            root.exists = root.path.is_dir()
+            if root.exists:
+                for path in self._walk(root.path):
+                    self._discover(path, root, initial=True)
+
+    def check_roots(self) -> list[Root]:
+        """Pick up roots created since start; returns the ones that just appeared."""
+        appeared = []
+        for root in self.roots:
+            if not root.exists and root.path.is_dir():
+                root.exists = True
+                appeared.append(root)
+                log.info("agent root appeared", agent=root.source.agent, root=str(root.path))
+                for path in self._walk(root.path):
+                    self._discover(path, root, initial=False)
+            elif root.exists and not root.path.is_dir():
+                root.exists = False
+        return appeared
+
+    def sweep(self) -> None:
+        """Catch anything the watcher missed: stat every known file, look for new ones."""
+        self.check_roots()
+        for path, tracked in list(self.files.items()):
+            try:
+                st = os.stat(path)
+            except FileNotFoundError:
+                self.file_deleted(path)
+                continue
+            except OSError:
+                continue
+            if tracked.quarantined:
+                continue
+            if st.st_size != tracked.size or st.st_mtime != tracked.mtime or (
+                tracked.tailer.inode not in (None, st.st_ino)
+            ):
+                self.file_changed(path)
+        for root in self.roots:
+            if root.exists:
+                for path in self._walk(root.path):
+                    if path not in self.files:
+                        self._discover(path, root, initial=False)
+
+    def _walk(self, top: Path) -> Iterator[Path]:
+        """Every regular file under `top`, never following a symlink (no loops, no escape)."""
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            try:
+                with os.scandir(directory) as entries:
+                    for entry in entries:
+                        if entry.is_symlink():
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        else:
+                            yield Path(entry.path)
+            except OSError as exc:
+                if directory == top and not directory.exists():
+                    continue
+                self._warn.warn(directory, "unreadable-dir", "cannot read directory",
+                                error=exc.strerror or str(exc))
+
+    def directory_added(self, path: Path, signal_at: float | None = None) -> None:
+        """A new directory may already hold files the watcher has not reported."""
+        if path.is_symlink() or self._root_of(path) is None:
+            return
+        for found in self._walk(path):
+            self.file_changed(found, signal_at=signal_at)
+
+    def _root_of(self, path: Path) -> Root | None:
+        for root in self.roots:
+            if path.is_relative_to(root.path):
+                return root
+        return None
+
+    def _discover(self, path: Path, root: Root, *, initial: bool) -> TrackedFile | None:
+        info = root.source.identify(path, root.path)
+        if info is None:
+            return None
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            self._warn.warn(path, "not-a-file", "skipping a transcript path that is not a file")
+            return None
+        tracked = TrackedFile(path, root.source, info, Tailer(path))
+        self.files[path] = tracked
+        if info.role != "compaction":
+            self._by_session[info.session_id] = path
+        age = datetime.now(UTC).timestamp() - st.st_mtime
+        if initial and age > self.config.cold_after.total_seconds():
+            self._start_cold(tracked, st)
+        else:
+            self._load(tracked, initial=initial)
+        return tracked
+
+    # -- reading ---------------------------------------------------------------
+
+    def _start_cold(self, tracked: TrackedFile, st: os.stat_result) -> None:
+        """An old file: idle, unread. It is read from the end if it ever grows."""
+        tracked.tailer = Tailer(tracked.path, offset=st.st_size, inode=st.st_ino, line_no=None)
+        tracked.size, tracked.mtime = st.st_size, st.st_mtime
+        if tracked.info.role == "compaction":
+            return
+        mtime = datetime.fromtimestamp(st.st_mtime, UTC)
+        self.sessions.setdefault(
+            tracked.session_id,
+            Session(
+                id=tracked.session_id,
+                agent=tracked.source.agent,
+                parent_id=tracked.info.parent_id,
+                status="idle",
+                status_since=mtime,
+                last_activity=mtime,
+                reason="not written for over a day",
+            ),
+        )
+
+    def _load(self, tracked: TrackedFile, *, initial: bool) -> None:
+        """Classify a file from its head and tail, then follow it from its end."""
+        now = utcnow()
+        try:
+            if tracked.info.whole_document:
+                self._reload_document(tracked, now)
+            else:
+                tracked.state = self._state_from_tail(tracked, now)
+        except NotAFile:
+            self._warn.warn(tracked.path, "not-a-file", "skipping a transcript path that is not a file")
+            self.files.pop(tracked.path, None)
+            self._by_session.pop(tracked.session_id, None)
+            return
+        except OSError as exc:
+            self._read_failed(tracked, exc)
+            return
+        self._note_size(tracked)
+        self._evaluate(tracked, now=now, source="transcript", signal_at=None, initial=initial)
+
+    def _state_from_tail(self, tracked: TrackedFile, now: datetime) -> TranscriptState:
+        path = tracked.path
+        fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        # Read backwards in growing blocks until the rules have what they need.
+        for block in TAIL_BLOCKS:
+            tail = read_tail(path, block)
+            if tail.whole_file:
+                break
+            probe = tracked.source.new_state(tracked.info)
+            self._feed_lines(tracked, probe, [(None, line) for line in tail.lines], fallback, now)
+            if probe.has_basis():
+                break
+        state = tracked.source.new_state(tracked.info)
+        if not tail.whole_file:
+            # The head carries the title (the first prompt) and the session's metadata.
+            head_lines = self._head_lines(path, limit=min(HEAD_BYTES, tail.start))
+            self._feed_lines(tracked, state, [(None, line) for line in head_lines], fallback, now)
+            numbered: list[tuple[int | None, bytes]] = [(None, line) for line in tail.lines]
+        else:
+            numbered = [(i + 1, line) for i, line in enumerate(tail.lines)]
+        self._feed_lines(tracked, state, numbered, fallback, now)
+        tracked.tailer = Tailer(
+            path,
+            offset=tail.end,
+            inode=tail.inode,
+            line_no=len(tail.lines) if tail.whole_file else None,
+        )
+        return state
+
+    @staticmethod
+    def _head_lines(path: Path, limit: int) -> list[bytes]:
+        if limit <= 0:
+            return []
+        with path.open("rb") as fh:
+            data = fh.read(limit)
+        return data.split(b"\n")[:-1]
+
+    def _feed_lines(
+        self,
+        tracked: TrackedFile,
+        state: TranscriptState,
+        lines: list[tuple[int | None, bytes]],
+        fallback: datetime,
+        now: datetime,
+    ) -> None:
+        source = tracked.source
+        last_at = fallback
+        for line_no, raw in lines:
+            decoded = decode_line(raw)
+            self.stats.lines += 1
+            if decoded.had_garbage:
+                self.stats.garbage_lines += 1
+                self._warn.warn(tracked.path, "garbage", "skipping bytes that are not JSON",
+                                line=line_no)
+            for record in decoded.records:
+                written = source.record_time(record)
+                # The record's own time when it has one (a line read late still counts
+                # from when it was written), never later than now.
+                at = min(written, now) if written is not None else max(last_at, fallback)
+                last_at = at
+                state.feed(record, line_no, at)
+
+    def _reload_document(self, tracked: TrackedFile, now: datetime) -> None:
+        """Legacy whole-document transcripts are re-read whole on every change."""
+        size = tracked.path.stat().st_size
+        if size > MAX_DOCUMENT:
+            self._warn.warn(tracked.path, "too-large", "transcript document too large to read",
+                            size=size)
+            return
+        try:
+            document = json.loads(tracked.path.read_bytes().decode("utf-8", errors="replace"))
+        except (json.JSONDecodeError, RecursionError):
+            # Most likely caught mid-rewrite: keep the last good state, read it again on
+            # the next change or sweep.
+            self._warn.warn(tracked.path, "incomplete-document",
+                            "transcript document is not complete JSON (mid-rewrite?)")
+            return
+        if not isinstance(document, dict):
+            return
+        state = tracked.source.new_state(tracked.info)
+        written = tracked.source.record_time(document)
+        state.feed(document, 1, min(written, now) if written else now)
+        tracked.state = state
+
+    def file_changed(self, path: Path, signal_at: float | None = None) -> None:
+        """The watcher (or the sweep) saw `path` change: read what is new."""
+        tracked = self.files.get(path)
+        if tracked is None:
+            root = self._root_of(path)
+            if root is None or os.path.islink(path):
+                return
+            root.exists = True
+            self._discover(path, root, initial=False)
+            return
+        if tracked.quarantined:
+            return
+        now = utcnow()
+        try:
+            if tracked.info.whole_document:
+                self._reload_document(tracked, now)
+            else:
+                self._read_new(tracked, now)
+        except NotAFile:
+            self._warn.warn(path, "not-a-file", "skipping a transcript path that is not a file")
+            return
+        except FileNotFoundError:
+            self.file_deleted(path)
+            return
+        except OSError as exc:
+            self._read_failed(tracked, exc)
+            return
+        self._note_size(tracked)
+        if tracked.info.role == "compaction" and tracked.info.parent_id:
+            self._compacting[tracked.info.parent_id] = now
+            parent = self._main_file(tracked.info.parent_id)
+            if parent is not None:
+                self._evaluate(parent, now=now, source="transcript", signal_at=signal_at)
+            return
+        self._evaluate(tracked, now=now, source="transcript", signal_at=signal_at)
+
+    def _read_new(self, tracked: TrackedFile, now: datetime) -> None:
+        if tracked.state is None:
+            # A cold file woke up: classify from its tail like any file at start-up.
+            tracked.state = self._state_from_tail(tracked, now)
+            return
+        state = tracked.state
+        fallback = now
+        while True:
+            batch = tracked.tailer.read()
+            if batch.reset:
+                log.info("transcript truncated or replaced; reading it again", path=str(tracked.path))
+                state = tracked.source.new_state(tracked.info)
+                tracked.state = state
+            for line_no in batch.skipped:
+                self.stats.skipped_lines += 1
+                self._warn.warn(tracked.path, "huge-line", "skipping a line longer than the limit",
+                                line=line_no, limit_bytes=tracked.tailer.max_line)
+            self._feed_lines(tracked, state, batch.lines, fallback, now)
+            if not batch.more:
+                break
+
+    def _read_failed(self, tracked: TrackedFile, exc: OSError) -> None:
+        kind = "unreadable" if is_permission_error(exc) else "read-error"
+        self._warn.warn(tracked.path, kind, "cannot read transcript", error=exc.strerror or str(exc))
+
+    def _note_size(self, tracked: TrackedFile) -> None:
+        try:
+            st = os.stat(tracked.path)
+        except OSError:
+            return
+        tracked.size, tracked.mtime = st.st_size, st.st_mtime
+
+    def file_deleted(self, path: Path) -> None:
+        tracked = self.files.pop(path, None)
+        self._warn.forget(path)
+        if tracked is None or tracked.info.role == "compaction":
+            return
+        sid = tracked.session_id
+        if self._by_session.get(sid) != path:
+            return  # another file carries this session now
+        del self._by_session[sid]
+        self._cancel_timer(sid)
+        if self.sessions.pop(sid, None) is not None:
+            self._activity_published.pop(sid, None)
+            self.hub.publish("removed", {"session_id": sid}, agent=tracked.source.agent,
+                             session_id=sid)
+
+    def _main_file(self, session_id: str) -> TrackedFile | None:
+        path = self._by_session.get(session_id)
+        return self.files.get(path) if path is not None else None
+
+    # -- classification and publishing ------------------------------------------
+
+    def thresholds_for(self, session_id: str) -> Thresholds:
+        return self.config.thresholds
+
+    def _evaluate(
+        self,
+        tracked: TrackedFile,
+        *,
+        now: datetime,
+        source: Source,
+        signal_at: float | None,
+        initial: bool = False,
+    ) -> None:
+        state = tracked.state
+        if state is None:
+            return
+        try:
+            verdict = classify(state, now, self.thresholds_for(tracked.session_id))
+        except Exception:
+            self._classifier_failed(tracked)
+            return
+        tracked.failures = 0
+        verdict = self._with_compaction(tracked.session_id, verdict, now)
+        self.apply(tracked, verdict, now=now, source=source, signal_at=signal_at, initial=initial)
+
+    def _with_compaction(self, sid: str, verdict: Classification, now: datetime) -> Classification:
+        started = self._compacting.get(sid)
+        if started is None:
+            return verdict
+        if now - started >= COMPACTING_FOR:
+            del self._compacting[sid]
+            return verdict
+        verdict.status = "working"
+        verdict.reason = "compacting the conversation"
+        verdict.pending_tool = None
+        until = started + COMPACTING_FOR
+        verdict.recheck_at = until if verdict.recheck_at is None else min(verdict.recheck_at, until)
+        return verdict
+
+    def _classifier_failed(self, tracked: TrackedFile) -> None:
+        tracked.failures += 1
+        log.exception("classifier failed", path=str(tracked.path), failures=tracked.failures)
+        if tracked.failures >= MAX_FAILURES:
+            tracked.quarantined = "its classifier failed repeatedly"
+            log.error("transcript quarantined", path=str(tracked.path))
+
+    def apply(
+        self,
+        tracked: TrackedFile,
+        verdict: Classification,
+        *,
+        now: datetime,
+        source: Source,
+        signal_at: float | None,
+        initial: bool = False,
+    ) -> None:
+        """Turn a classification into the session shown, publishing what changed."""
+        assert tracked.state is not None
+        meta = tracked.state.meta
+        sid = tracked.session_id
+        old = self.sessions.get(sid)
+        decided_by: Source = source
+        last_activity = tracked.state.last_activity or now
+        if old is not None and old.last_activity > last_activity:
+            last_activity = old.last_activity
+        status: Status = verdict.status
+        changed_status = old is None or old.status != status
+        new = Session(
+            id=sid,
+            agent=tracked.source.agent,
+            parent_id=tracked.info.parent_id or meta.parent_id,
+            project=clip(meta.project, MAX_TITLE),
+            cwd=meta.cwd,
+            branch=clip(meta.branch, MAX_TITLE),
+            title=clip(meta.title, MAX_TITLE),
+            status=status,
+            status_since=(verdict.since or now) if changed_status or old is None else old.status_since,
+            last_activity=last_activity,
+            pending_tool=verdict.pending_tool,
+            reason=verdict.reason,
+            source=decided_by if changed_status or old is None else old.source,
+        )
+        self.sessions[sid] = new
+        self._arm_timer(sid, verdict.recheck_at, now)
+        if initial:
+            self._activity_published[sid] = new.last_activity
+            return
+        if old is not None and not changed_status and _shown_fields(old) == _shown_fields(new):
+            published = self._activity_published.get(sid)
+            if published is not None and new.last_activity - published < ACTIVITY_REFRESH:
+                return
+        self._publish_session(new)
+        if changed_status:
+            self._publish_transition(old, new, now=now, source=decided_by, signal_at=signal_at)
+
+    def _publish_session(self, session: Session) -> None:
+        self._activity_published[session.id] = session.last_activity
+        self.hub.publish("session", session.to_json(), agent=session.agent, session_id=session.id)
+
+    def _publish_transition(
+        self,
+        old: Session | None,
+        new: Session,
+        *,
+        now: datetime,
+        source: Source,
+        signal_at: float | None,
+    ) -> None:
+        latency = None
+        if signal_at is not None:
+            latency = (asyncio.get_running_loop().time() - signal_at) * 1000
+        transition = Transition(
+            session_id=new.id,
+            from_status=old.status if old else None,
+            to_status=new.status,
+            at=new.status_since,
+            reason=new.reason,
+            source=source,
+            session=new,
+            latency_ms=latency,
+        )
+        key = f"{transition.from_status}->{transition.to_status}"
+        self.stats.transitions[key] = self.stats.transitions.get(key, 0) + 1
+        self.hub.publish(
+            "transition",
+            transition.to_json(),
+            agent=new.agent,
+            session_id=new.id,
+            to_status=new.status,
+        )
+        for listener in self.transition_listeners:
+            try:
+                listener(transition)
+            except Exception:
+                log.exception("transition listener failed")
+
+    # -- timers ------------------------------------------------------------------
+
+    def _arm_timer(self, sid: str, when: datetime | None, now: datetime) -> None:
+        self._cancel_timer(sid)
+        if when is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # offline use (tests of the engine without a loop)
+        delay = max(0.0, (when - now).total_seconds())
+        self._timers[sid] = loop.call_at(loop.time() + delay, self._on_timer, sid)
+
+    def _cancel_timer(self, sid: str) -> None:
+        handle = self._timers.pop(sid, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _on_timer(self, sid: str) -> None:
+        self._timers.pop(sid, None)
+        tracked = self._main_file(sid)
+        if tracked is None:
+            return
+        signal = asyncio.get_running_loop().time()
+        self._evaluate(tracked, now=utcnow(), source="timer", signal_at=signal)
+
+    def close(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+
+    # -- views -----------------------------------------------------------------------
+
+    def snapshot(self) -> list[Session]:
+        """Sessions, newest activity first."""
+        return sorted(self.sessions.values(), key=lambda s: s.last_activity, reverse=True)
+
+    def quarantined(self) -> dict[str, str]:
+        return {str(t.path): t.quarantined for t in self.files.values() if t.quarantined}
+
+
+def _shown_fields(session: Session) -> tuple[object, ...]:
+    return (
+        session.status,
+        session.project,
+        session.cwd,
+        session.branch,
+        session.title,
+        session.pending_tool,
+        session.reason,
+        session.parent_id,
+    )

@@ -1,0 +1,172 @@
+"""The event hub: numbered events, a bounded history for resume, fan-out to SSE clients.
+
+Every change becomes an `Event` with a strictly increasing id. Its SSE frame is encoded
+once, at publish time, and the same bytes are handed to every client, so fan-out costs
+one deque append per client. Each client has its own bounded backlog; a client that
+stops reading is cut off when its backlog fills, so it never slows the others or grows
+memory (it reconnects with `Last-Event-ID` and resumes from the history).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sessiond.protocol import JSONDict
+
+EventKind = str  # "session" | "transition" | "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    kind: EventKind
+    data: JSONDict
+    frame: bytes
+    agent: str | None = None
+    session_id: str | None = None
+    # For transitions: the status entered (what `?status=` filters on).
+    to_status: str | None = None
+
+
+def encode_frame(kind: str, data: JSONDict, event_id: int | None = None) -> bytes:
+    """One SSE frame. JSON never contains a raw newline, so one `data:` line suffices."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {kind}\ndata: {body}\n\n".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    agent: str | None = None
+    session: str | None = None
+    status: str | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.agent is not None and event.agent != self.agent:
+            return False
+        if self.session is not None and event.session_id != self.session:
+            return False
+        # `?status=` asks for transitions into that status only.
+        return self.status is None or (
+            event.kind == "transition" and event.to_status == self.status
+        )
+
+    def matches_session(self, session: JSONDict) -> bool:
+        """For snapshots: does this session belong in a filtered client's board?"""
+        if self.agent is not None and session.get("agent") != self.agent:
+            return False
+        if self.session is not None and session.get("id") != self.session:
+            return False
+        return self.status is None or session.get("status") == self.status
+
+
+@dataclass(eq=False, slots=True)
+class Subscriber:
+    filter: EventFilter
+    limit: int
+    backlog: deque[bytes] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the backlog overflowed: the client is cut off.
+    overflowed: bool = False
+    closed: bool = False
+    # Called once on overflow: the server aborts the connection, which also frees a
+    # handler blocked writing to a client that stopped reading.
+    on_overflow: Callable[[], None] | None = None
+
+    def offer(self, frame: bytes) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self.backlog) >= self.limit:
+            self.overflowed = True
+            self.backlog.clear()
+            if self.on_overflow is not None:
+                self.on_overflow()
+        else:
+            self.backlog.append(frame)
+        self.ready.set()
+
+    def take(self) -> bytes:
+        """Everything queued, as one write."""
+        frames = b"".join(self.backlog)
+        self.backlog.clear()
+        self.ready.clear()
+        return frames
+
+    def close(self) -> None:
+        self.closed = True
+        self.ready.set()
+
+
+class EventHub:
+    def __init__(self, *, capacity: int = 10_000, client_limit: int = 2_000, first_id: int = 0):
+        self._history: deque[Event] = deque(maxlen=capacity)
+        self._subscribers: set[Subscriber] = set()
+        self._client_limit = client_limit
+        self.last_id = first_id
+        self.dropped_clients = 0
+        # Called after each publish (persistence, notifier, metrics): never blocking.
+        self.listeners: list[Callable[[Event], None]] = []
+
+    @property
+    def clients(self) -> int:
+        return len(self._subscribers)
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self._history[0].id if self._history else None
+
+    def publish(
+        self,
+        kind: EventKind,
+        data: JSONDict,
+        *,
+        agent: str | None = None,
+        session_id: str | None = None,
+        to_status: str | None = None,
+    ) -> Event:
+        self.last_id += 1
+        frame = encode_frame(kind, data, self.last_id)
+        event = Event(self.last_id, kind, data, frame, agent, session_id, to_status)
+        self._history.append(event)
+        for sub in self._subscribers:
+            if sub.filter.matches(event):
+                sub.offer(frame)
+        for listener in self.listeners:
+            listener(event)
+        return event
+
+    def restore(self, events: Iterable[Event]) -> None:
+        """Load history persisted by an earlier run (ids keep increasing)."""
+        for event in events:
+            self._history.append(event)
+            self.last_id = max(self.last_id, event.id)
+
+    def subscribe(self, event_filter: EventFilter) -> Subscriber:
+        sub = Subscriber(event_filter, self._client_limit)
+        self._subscribers.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        if sub.overflowed:
+            self.dropped_clients += 1
+        self._subscribers.discard(sub)
+        sub.close()
+
+    def events_after(self, last_seen: int) -> list[Event] | None:
+        """Every event after `last_seen`, or None when they are no longer all held."""
+        if last_seen > self.last_id:
+            return None  # an id from another history (state dir wiped): start over
+        if last_seen == self.last_id:
+            return []
+        oldest = self.oldest_id
+        if oldest is None or last_seen < oldest - 1:
+            return None
+        return [e for e in self._history if e.id > last_seen]
+
+    def close_all(self) -> None:
+        for sub in list(self._subscribers):
+            sub.close()

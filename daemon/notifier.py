@@ -1,0 +1,566 @@
+"""Native desktop toasts: the I/O shell around `notify_policy`.
+
+The engine calls `Notifier.on_transition()` for every published transition. A
+Working→Waiting starts a short coalescing window (`notify_policy.Coalescer`); when it
+closes, `notify_policy.decide()` says toast or skip, and the toast goes out through
+desktop-notifier (D-Bus on Linux, UNUserNotificationCenter on macOS, WinRT on Windows).
+A later transition of the same session withdraws the toast it made obsolete.
+
+Degrade, never die: a missing backend (no D-Bus session bus, a macOS Python without an
+app bundle) leaves the notifier `unavailable` in /health with the reason; the daemon
+carries on, and the backend is probed again now and then, so a notification daemon that
+starts later is picked up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import platform
+import threading
+import webbrowser
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Icon, Urgency
+from sessiond.config import Config
+from sessiond.notify_policy import (
+    MUTE_BUTTON_FOR,
+    Coalescer,
+    Controls,
+    Decision,
+    Pending,
+    Toast,
+    changed_keys,
+    decide,
+    decide_reminder,
+    merge_controls,
+    should_withdraw,
+)
+from sessiond.protocol import WAITING, ComponentHealth, Status, Transition, utcnow
+from sessiond.store import Store
+
+log = structlog.get_logger(__name__)
+
+APP_NAME = "sessiond"
+MUTE_BUTTON_ID = "mute"
+MUTE_BUTTON_TITLE = "Mute project"
+PROBE_TIMEOUT_S = 5.0
+# While unavailable, a toast that is due triggers a new probe at most this often.
+REPROBE_EVERY_S = 30.0
+MAX_SENT = 200
+CONTROLS_KEY = "controls"
+
+
+# -- backend plumbing (shared with `sessiond notify-test` and `doctor`) --------------
+
+
+def app_icon() -> Icon | None:
+    """The package's own icon; None (no icon at all) rather than desktop-notifier's
+    default, which is the Python logo."""
+    # Linux notification servers also take SVG; WinRT wants a bitmap (macOS uses the
+    # app bundle's icon whatever we pass).
+    names = ["icon.png", "icon.svg"] if platform.system() == "Linux" else ["icon.png"]
+    try:
+        folder = resources.files("sessiond.ui")
+    except ModuleNotFoundError:
+        return None
+    for name in names:
+        icon = folder.joinpath(name)
+        # Installed as plain files (wheel or editable link tree), never zipped.
+        if isinstance(icon, Path) and icon.is_file():
+            return Icon(path=icon.resolve())
+    return None
+
+
+def make_desktop_notifier() -> DesktopNotifier:
+    return DesktopNotifier(app_name=APP_NAME, app_icon=app_icon())
+
+
+def platform_name() -> str:
+    system = platform.system()
+    if system == "Linux" and (
+        "microsoft" in platform.release().lower() or os.environ.get("WSL_DISTRO_NAME")
+    ):
+        return "WSL"
+    return {"Darwin": "macOS"}.get(system, system)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What the backend answered: `reason` is None when toasts can be shown."""
+
+    reason: str | None
+    server: str = ""
+    # The D-Bus server renders a subset of HTML in the body: transcript text is escaped.
+    markup: bool = False
+
+
+async def probe(dn: DesktopNotifier) -> Probe:
+    """Ask the backend whether it can show toasts. Never raises."""
+    backend = dn._backend  # desktop-notifier has no public way to tell which backend
+    kind = type(backend).__name__
+    if kind == "DummyNotificationCenter":
+        if platform.system() == "Darwin":
+            return Probe(
+                "this Python is not inside an app bundle, so macOS gives it no "
+                "notifications (desktop-notifier fell back to a dummy backend)"
+            )
+        return Probe(f"desktop-notifier has no notification backend for {platform.system()}")
+    try:
+        if kind != "DBusDesktopNotifier":
+            # macOS and Windows: asks the user once; False means turned off in Settings.
+            granted = await asyncio.wait_for(dn.request_authorisation(), PROBE_TIMEOUT_S)
+            return Probe(None if granted else "notifications for sessiond are turned off "
+                         "in the system settings")
+        await asyncio.wait_for(dn.get_capabilities(), PROBE_TIMEOUT_S)
+        iface: Any = getattr(backend, "interface", None)
+        raw_caps = await asyncio.wait_for(iface.call_get_capabilities(), PROBE_TIMEOUT_S)
+        info = await asyncio.wait_for(iface.call_get_server_information(), PROBE_TIMEOUT_S)
+        return Probe(None, server=f"{info[0]} {info[2]}".strip(), markup="body-markup" in raw_caps)
+    except Exception as exc:  # every failure becomes a reason, never a crash
+        dispose(dn)
+        return Probe(explain_failure(exc))
+
+
+def explain_failure(exc: BaseException) -> str:
+    """One clause saying why the D-Bus backend cannot show toasts."""
+    address = os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
+    text = str(exc)
+    if isinstance(exc, TimeoutError):
+        return "the notification server did not answer within 5 s"
+    if not address and isinstance(exc, ValueError):
+        return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS unset)"
+    if isinstance(exc, OSError):
+        return f"no D-Bus session bus at {address} ({exc.strerror or exc})"
+    if "org.freedesktop.Notifications" in text or "ServiceUnknown" in type(exc).__name__:
+        return "no notification daemon on the D-Bus session bus (nothing provides " \
+            "org.freedesktop.Notifications)"
+    return f"the notification backend failed: {text or type(exc).__name__}"
+
+
+def dispose(dn: DesktopNotifier) -> None:
+    """Close the D-Bus connection desktop-notifier opened, if any (it has no close())."""
+    bus = getattr(dn._backend, "bus", None)
+    if bus is not None:
+        try:
+            bus.disconnect()
+        except Exception:  # already gone is fine
+            pass
+    dn._backend.interface = None  # type: ignore[attr-defined]
+
+
+def panel_url(config: Config, session_id: str) -> str:
+    return f"{config.base_url}/#session={quote(session_id, safe='')}"
+
+
+# -- persisted controls --------------------------------------------------------------
+
+
+def load_controls(config: Config, store: Store) -> tuple[Controls, list[str]]:
+    """The controls as of now: defaults < `[notify]` in the config file < the store."""
+    return merge_controls(config.file_settings.get("notify"), store.get_json(CONTROLS_KEY, {}))
+
+
+def change_controls(
+    config: Config, store: Store, change: Callable[[Controls], Controls]
+) -> Controls:
+    """Apply `change` to the current controls; store only the keys it changed."""
+    result: list[Controls] = []
+
+    def apply(overrides: Any) -> Any:
+        overrides = dict(overrides) if isinstance(overrides, dict) else {}
+        current, _ = merge_controls(config.file_settings.get("notify"), overrides)
+        new = change(current)
+        overrides.update(changed_keys(current, new))
+        result.append(new)
+        return overrides
+
+    store.update_json(CONTROLS_KEY, apply, {})
+    return result[0]
+
+
+# -- the notifier --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SentToast:
+    session_id: str
+    title: str
+    body: str
+    kind: str
+    reminder: bool
+    identifier: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class NotifierStats:
+    sent: int = 0
+    failed: int = 0
+    withdrawn: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def prometheus(self) -> str:
+        lines = [
+            "# TYPE sessiond_toasts_sent_total counter",
+            f"sessiond_toasts_sent_total {self.sent}",
+            "# TYPE sessiond_toasts_failed_total counter",
+            f"sessiond_toasts_failed_total {self.failed}",
+            "# TYPE sessiond_toasts_withdrawn_total counter",
+            f"sessiond_toasts_withdrawn_total {self.withdrawn}",
+            "# TYPE sessiond_toasts_skipped_total counter",
+        ]
+        lines += [
+            f'sessiond_toasts_skipped_total{{reason="{r}"}} {n}'
+            for r, n in sorted(self.skipped.items())
+        ]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(slots=True)
+class _Shown:
+    identifier: str
+    status: Status
+
+
+def _open_in_browser(url: str) -> None:
+    # webbrowser.open can block on xdg-open; the click handler runs on the event loop.
+    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+
+class Notifier:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        open_url: Callable[[str], None] | None = None,
+        backend: DesktopNotifier | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        tz: tzinfo | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.open_url = open_url or _open_in_browser
+        self.sent: list[SentToast] = []
+        self.stats = NotifierStats()
+        self._clock = clock
+        self._tz = tz
+        self._own_backend = backend is None
+        self._dn = backend
+        self._probe = Probe("not started")
+        self._probed_at = float("-inf")
+        self._probe_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._coalescer = Coalescer()
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._latest: dict[str, Transition] = {}
+        self._shown: dict[str, _Shown] = {}
+        self._reminders: dict[str, asyncio.TimerHandle] = {}
+        self._reported_problems: list[str] = []
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Probe the backend. Never raises: a failure is a reason in `health()`."""
+        self._loop = asyncio.get_running_loop()
+        if not self.config.notify:
+            self._probe = Probe(None, server="disabled by --no-notify")
+            return
+        await self._reprobe()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._timer:
+            self._timer.cancel()
+        for handle in self._reminders.values():
+            handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._dn is not None and self._own_backend:
+            dispose(self._dn)
+
+    def health(self) -> ComponentHealth:
+        if self._probe.reason is not None:
+            return ComponentHealth("unavailable", self._probe.reason)
+        if not self.config.notify:
+            return ComponentHealth("ok", "toasts disabled by --no-notify")
+        server = f" ({self._probe.server})" if self._probe.server else ""
+        return ComponentHealth("ok", f"desktop notifications via {platform_name()}{server}")
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Wait until no burst is pending and no toast is being sent (for tests, shutdown)."""
+        async with asyncio.timeout(within):
+            while len(self._coalescer) or self._tasks:
+                await asyncio.sleep(0.01)
+
+    # -- the engine's entry point ----------------------------------------------------
+
+    def on_transition(
+        self, t: Transition, *, replayed: bool = False, recovered: bool = False
+    ) -> None:
+        """Take one published transition; never blocks, never raises."""
+        try:
+            self._on_transition(t, replayed, recovered)
+        except Exception:  # a toast problem must not reach the engine
+            log.exception("notifier failed on a transition", session=t.session_id)
+
+    def _on_transition(self, t: Transition, replayed: bool, recovered: bool) -> None:
+        if self._closed:
+            return
+        if self._loop is None:
+            # Called before start(): the first toast that is due probes the backend.
+            self._loop = asyncio.get_running_loop()
+        sid = t.session_id
+        if t.to_status == "ended":
+            self._latest.pop(sid, None)
+        else:
+            self._latest[sid] = t
+        shown = self._shown.get(sid)
+        if shown and should_withdraw(shown.status, t):
+            self._spawn(self._withdraw(sid))
+        if sid in self._reminders and t.to_status != "idle":
+            self._reminders.pop(sid).cancel()
+        if not self.config.notify:
+            if t.is_working_to_waiting:
+                self.stats.skipped["disabled"] += 1
+            return
+        if replayed and not recovered:
+            # Never toasts; decided at once so the skip is counted, not held in a window.
+            self._count(self._decide(t, replayed=True, recovered=False))
+            return
+        if not t.is_working_to_waiting and sid not in self._coalescer:
+            return  # nothing to show, nothing pending to update
+        controls = self._controls()
+        if t.is_working_to_waiting:
+            self._arm_reminder(t, controls)
+        if self._coalescer.offer(
+            t, self._loop.time(), window=controls.coalesce_s, recovered=recovered
+        ) is not None:
+            self._schedule_flush()
+
+    def on_removed(self, session_id: str) -> None:
+        """The engine dropped a session: forget it and take back its toast."""
+        self._latest.pop(session_id, None)
+        if handle := self._reminders.pop(session_id, None):
+            handle.cancel()
+        if session_id in self._shown and not self._closed:
+            self._spawn(self._withdraw(session_id))
+
+    # -- coalescing and delivery -----------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        assert self._loop is not None
+        if self._timer:
+            self._timer.cancel()
+        due = self._coalescer.next_due()
+        if due is not None:
+            self._timer = self._loop.call_at(due, self._flush)
+
+    def _flush(self) -> None:
+        assert self._loop is not None
+        self._timer = None
+        for pending in self._coalescer.pop_due(self._loop.time()):
+            self._spawn(self._deliver(pending))
+        self._schedule_flush()
+
+    async def _deliver(self, pending: Pending) -> None:
+        if pending.superseded:
+            self.stats.skipped["superseded"] += 1
+            return
+        decision = self._decide(pending.transition, replayed=False, recovered=pending.recovered)
+        self._count(decision)
+        if decision.toast is not None:
+            await self._show(decision.toast)
+
+    def _decide(self, t: Transition, *, replayed: bool, recovered: bool) -> Decision:
+        return decide(
+            t, controls=self._controls(), ledger=self.store, now=self._clock(),
+            replayed=replayed, recovered=recovered, tz=self._tz,
+        )
+
+    def _count(self, decision: Decision) -> None:
+        # Every transition reaches the notifier; only the waits are worth counting.
+        if decision.skipped and decision.reason != "not_a_wait":
+            self.stats.skipped[decision.reason] += 1
+
+    async def _show(self, toast: Toast) -> None:
+        if not await self._available():
+            self.stats.skipped["backend_unavailable"] += 1
+            return
+        # Claim the ledger row first: two deliveries racing for one transition (a
+        # restart loop, a replay) end with one toast.
+        if not toast.reminder and not self.store.mark_notified(*toast.ledger_key):
+            self.stats.skipped["already_notified"] += 1
+            return
+        identifier = await self._send(toast)
+        if identifier is None and await self._available(force=True):
+            identifier = await self._send(toast)  # the connection was stale; once more
+        if identifier is None:
+            self.stats.failed += 1
+            if not toast.reminder:
+                self.store.unmark_notified(*toast.ledger_key)
+            return
+        self.stats.sent += 1
+        self.sent.append(SentToast(toast.session_id, toast.title, toast.body, toast.kind,
+                                   toast.reminder, identifier, self._clock()))
+        del self.sent[:-MAX_SENT]
+        self._shown[toast.session_id] = _Shown(identifier, toast.status)
+        latest = self._latest.get(toast.session_id)
+        if latest is None or should_withdraw(toast.status, latest):
+            # The session moved on while the toast was on its way.
+            await self._withdraw(toast.session_id)
+
+    async def _send(self, toast: Toast) -> str | None:
+        """Send one toast; its id once the backend accepted it (on_dispatched), else None."""
+        dn = self._dn
+        if dn is None:
+            return None
+        dispatched = False
+
+        def on_dispatched() -> None:
+            nonlocal dispatched
+            dispatched = True
+
+        sid, project = toast.session_id, toast.project
+        body = html.escape(toast.body, quote=False) if self._probe.markup else toast.body
+        identifier = await dn.send(
+            toast.title,
+            body,
+            urgency=Urgency.Normal,
+            buttons=[Button(MUTE_BUTTON_TITLE, lambda: self._mute_pressed(sid, project),
+                            identifier=MUTE_BUTTON_ID)],
+            on_dispatched=on_dispatched,
+            on_clicked=lambda: self._clicked(sid),
+            on_dismissed=lambda: self._forget(sid),
+            sound=DEFAULT_SOUND if toast.sound else None,
+            thread=sid,
+        )
+        if not dispatched:
+            # desktop-notifier logs the exception and returns an id anyway.
+            log.warning("toast not delivered", session=sid)
+            return None
+        log.info("toast sent", session=sid, title=toast.title, reminder=toast.reminder)
+        return identifier
+
+    async def _withdraw(self, session_id: str) -> None:
+        shown = self._shown.pop(session_id, None)
+        if shown is None or self._dn is None:
+            return
+        try:
+            await self._dn.clear(shown.identifier)
+            self.stats.withdrawn += 1
+        except KeyError:
+            pass  # closed already: clicked, dismissed or expired
+        except Exception:  # a stale toast is not worth a crash
+            log.warning("could not withdraw a toast", session=session_id, exc_info=True)
+
+    # -- toast actions ---------------------------------------------------------------
+
+    def _clicked(self, session_id: str) -> None:
+        self._forget(session_id)
+        try:
+            self.open_url(panel_url(self.config, session_id))
+        except Exception:  # no browser is not a daemon problem
+            log.warning("could not open the panel", session=session_id, exc_info=True)
+
+    def _mute_pressed(self, session_id: str, project: str) -> None:
+        self._forget(session_id)
+        until = self._clock() + MUTE_BUTTON_FOR
+        change_controls(self.config, self.store,
+                        lambda c: c.with_mute(project, until, self._clock()))
+        log.info("project muted from a toast", project=project, until=until.isoformat())
+
+    def _forget(self, session_id: str) -> None:
+        self._shown.pop(session_id, None)
+
+    # -- reminders -------------------------------------------------------------------
+
+    def _arm_reminder(self, t: Transition, controls: Controls) -> None:
+        assert self._loop is not None
+        minutes = controls.reminder_after_min
+        if minutes <= 0 or t.session.parent_id:
+            return
+        if old := self._reminders.pop(t.session_id, None):
+            old.cancel()
+        self._reminders[t.session_id] = self._loop.call_later(
+            minutes * 60, self._remind, t.session_id, t.at
+        )
+
+    def _remind(self, session_id: str, armed_at: datetime) -> None:
+        self._reminders.pop(session_id, None)
+        latest = self._latest.get(session_id)
+        if latest is None or (latest.to_status not in WAITING and latest.to_status != "idle"):
+            return
+        session = latest.session
+        if session.status == "idle":
+            session = session.with_changes(status=latest.from_status or "waiting_for_input")
+        decision = decide_reminder(
+            session, waited=self._clock() - armed_at, controls=self._controls(),
+            now=self._clock(), tz=self._tz,
+        )
+        self._count(decision)
+        if decision.toast is not None:
+            self._spawn(self._replace_with(decision.toast))
+
+    async def _replace_with(self, toast: Toast) -> None:
+        await self._withdraw(toast.session_id)
+        await self._show(toast)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _controls(self) -> Controls:
+        # Read at decision time: `sessiond mute` writes the store from another process.
+        controls, problems = load_controls(self.config, self.store)
+        if problems != self._reported_problems:
+            self._reported_problems = problems
+            for problem in problems:
+                log.warning("notification setting ignored", problem=problem)
+        return controls
+
+    async def _available(self, *, force: bool = False) -> bool:
+        if self._probe.reason is None and not force:
+            return True
+        assert self._loop is not None
+        if force or self._loop.time() - self._probed_at >= REPROBE_EVERY_S:
+            await self._reprobe()
+        return self._probe.reason is None
+
+    async def _reprobe(self) -> None:
+        async with self._probe_lock:
+            assert self._loop is not None
+            self._probed_at = self._loop.time()
+            if self._dn is not None and self._own_backend:
+                dispose(self._dn)
+                self._dn = None
+            if self._dn is None:
+                self._dn = make_desktop_notifier()
+            before = self._probe.reason
+            self._probe = await probe(self._dn)
+            if self._probe.reason != before:
+                if self._probe.reason is None:
+                    log.info("desktop notifications available", server=self._probe.server)
+                else:
+                    log.warning("desktop notifications unavailable", reason=self._probe.reason)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("toast task failed", exc_info=task.exception())

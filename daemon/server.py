@@ -1,0 +1,336 @@
+"""The HTTP side: /health, /api, /events (SSE), /hooks, /metrics and the web panel.
+
+Routes follow shared/contract.md. Every request passes `guard` first: the Host header
+must name this daemon on loopback (defeats DNS rebinding), and a state-changing request
+must not come from another web origin. No CORS headers are ever sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+
+import structlog
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse
+from sessiond import __version__
+from sessiond.config import Config
+from sessiond.engine import Engine
+from sessiond.hub import EventFilter, EventHub, Subscriber, encode_frame
+from sessiond.metrics import Metrics
+from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict
+
+log = structlog.get_logger(__name__)
+
+HOOK_BODY_LIMIT = 1024 * 1024
+HookHandler = Callable[[str, JSONDict, float], None]
+
+_CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+@dataclass(eq=False)
+class Context:
+    """Everything the request handlers need, in one place."""
+
+    config: Config
+    engine: Engine
+    hub: EventHub
+    token: str
+    metrics: Metrics
+    components: Callable[[], dict[str, ComponentHealth]]
+    started: float = field(default_factory=time.monotonic)
+    port: int = 0
+    hook_handler: HookHandler | None = None
+    extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
+    streams: set[Subscriber] = field(default_factory=set)
+
+    def allowed_hosts(self) -> set[str]:
+        port = self.port
+        return {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
+
+    def token_ok(self, request: web.Request) -> bool:
+        header = request.headers.get("Authorization", "")
+        scheme, _, supplied = header.partition(" ")
+        if scheme.lower() != "bearer" or not supplied:
+            return False
+        return hmac.compare_digest(supplied.strip().encode(), self.token.encode())
+
+
+CONTEXT: web.AppKey[Context] = web.AppKey("sessiond_context", Context)
+
+
+def ctx_of(request: web.Request) -> Context:
+    return request.app[CONTEXT]
+
+
+@web.middleware
+async def guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    allowed = ctx.allowed_hosts()
+    if not ctx.config.allow_remote:
+        if request.headers.get("Host", "") not in allowed:
+            return _error(403, "This daemon only answers requests addressed to it on loopback.")
+    elif not ctx.token_ok(request):
+        return _error(401, "Remote access requires the daemon's token.")
+    if request.method not in ("GET", "HEAD"):
+        origin = request.headers.get("Origin")
+        # Browsers always send Origin on cross-site writes; agents' hooks send none.
+        if origin is not None and origin not in {f"http://{h}" for h in allowed}:
+            return _error(403, "Cross-origin requests are not accepted.")
+    response = await handler(request)
+    if not response.prepared:
+        response.headers.update(_SECURITY_HEADERS)
+    return response
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=_SECURITY_HEADERS)
+
+
+def build_app(ctx: Context) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=HOOK_BODY_LIMIT)
+    app[CONTEXT] = ctx
+    app.router.add_get("/health", health)
+    app.router.add_get("/api/sessions", list_sessions)
+    app.router.add_get("/api/sessions/{id}", get_session)
+    app.router.add_get("/events", events)
+    app.router.add_post("/hooks/{agent}", hooks)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", index)
+    app.router.add_get(r"/{name:[A-Za-z0-9_-]+\.(?:js|css|svg|png|ico)}", static)
+    for add in ctx.extra_routes:
+        add(app)
+    app.on_shutdown.append(_close_streams)
+    return app
+
+
+# -- health and API -------------------------------------------------------------
+
+
+def current_health(ctx: Context) -> tuple[Health, bool]:
+    """The daemon's health, and whether it can do its job at all."""
+    components = ctx.components()
+    serving = components.get("watcher", ComponentHealth("failed")).status != "failed"
+    ok = all(c.status == "ok" for c in components.values())
+    quarantined = ctx.engine.quarantined()
+    return (
+        Health(
+            status="ok" if ok and serving else "degraded",
+            version=__version__,
+            pid=_pid(),
+            uptime_s=time.monotonic() - ctx.started,
+            sessions=len(ctx.engine.sessions),
+            clients=ctx.hub.clients,
+            last_event_id=ctx.hub.last_id,
+            components=components,
+            extra={"quarantined": quarantined} if quarantined else {},
+        ),
+        serving,
+    )
+
+
+async def health(request: web.Request) -> web.Response:
+    report, serving = current_health(ctx_of(request))
+    return web.json_response(report.to_json(), status=200 if serving else 503)
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    wanted = _filter_from(request)
+    sessions = [s.to_json() for s in ctx.engine.snapshot()]
+    sessions = [s for s in sessions if wanted.matches_session(s)]
+    return web.json_response({"sessions": sessions, "last_event_id": ctx.hub.last_id})
+
+
+async def get_session(request: web.Request) -> web.Response:
+    session = ctx_of(request).engine.sessions.get(request.match_info["id"])
+    if session is None:
+        return _error(404, "No such session.")
+    return web.json_response(session.to_json())
+
+
+async def metrics(request: web.Request) -> web.Response:
+    ctx = ctx_of(request)
+    text = ctx.metrics.render(ctx.engine, ctx.hub)
+    return web.Response(text=text, content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def hooks(request: web.Request) -> web.Response:
+    received = asyncio.get_running_loop().time()
+    ctx = ctx_of(request)
+    if not ctx.token_ok(request):
+        return _error(401, "A valid Authorization: Bearer token is required.")
+    agent = request.match_info["agent"]
+    if agent not in AGENTS:
+        return _error(404, f"Unknown agent {agent!r}.")
+    try:
+        payload = json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return _error(400, "The hook payload is not valid JSON.")
+    if not isinstance(payload, dict):
+        return _error(400, "The hook payload must be a JSON object.")
+    if ctx.hook_handler is not None:
+        try:
+            ctx.hook_handler(agent, payload, received)
+        except Exception:
+            log.exception("hook handling failed", agent=agent)
+    # Never a body: Claude Code reads a JSON body as a hook decision.
+    return web.Response(status=204)
+
+
+# -- the event stream ------------------------------------------------------------
+
+
+def _filter_from(request: web.Request) -> EventFilter:
+    q = request.query
+    return EventFilter(agent=q.get("agent"), session=q.get("session"), status=q.get("status"))
+
+
+def _last_seen(request: web.Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return -1  # unparseable: treated like an id we no longer hold
+
+
+def _snapshot_frame(ctx: Context, wanted: EventFilter) -> bytes:
+    sessions = [s.to_json() for s in ctx.engine.snapshot()]
+    data = {
+        "sessions": [s for s in sessions if wanted.matches_session(s)],
+        "last_event_id": ctx.hub.last_id,
+    }
+    return encode_frame("snapshot", data, ctx.hub.last_id)
+
+
+def _opening(ctx: Context, wanted: EventFilter, last_seen: int | None) -> bytes:
+    """What a client gets first: a replay of what it missed, or a (reset +) snapshot."""
+    retry = f"retry: {ctx.config.sse_retry_ms}\n\n".encode()
+    if last_seen is None:
+        return retry + _snapshot_frame(ctx, wanted)
+    missed = ctx.hub.events_after(last_seen)
+    if missed is None:
+        reset = encode_frame("reset", {"last_event_id": ctx.hub.last_id, "requested": last_seen})
+        return retry + reset + _snapshot_frame(ctx, wanted)
+    return retry + b"".join(e.frame for e in missed if wanted.matches(e))
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    ctx = ctx_of(request)
+    wanted = _filter_from(request)
+    if wanted.status is not None and wanted.status not in STATUSES:
+        return _error(400, f"Unknown status {wanted.status!r}.")
+    if ctx.hub.clients >= ctx.config.max_sse_clients:
+        response = _error(503, "Too many event-stream clients; try again later.")
+        response.headers["Retry-After"] = "5"
+        return response
+    # Subscribe and build the opening in one step, with no await in between, so that
+    # every later event lands in the backlog exactly once.
+    sub = ctx.hub.subscribe(wanted)
+    opening = _opening(ctx, wanted, _last_seen(request))
+    ctx.streams.add(sub)
+    transport = request.transport
+    if transport is not None:
+        sub.on_overflow = transport.abort
+    resp = EventSourceResponse(ping_interval=ctx.config.sse_ping_s)
+    try:
+        await resp.prepare(request)
+        await resp.write(opening)
+        while True:
+            await sub.ready.wait()
+            if sub.closed:
+                await resp.write(encode_frame("shutdown", {"reason": "daemon stopping"}))
+                break
+            if sub.overflowed:
+                log.warning("dropping an SSE client that stopped reading")
+                break
+            await resp.write(sub.take())
+    except ConnectionResetError:
+        pass  # the client went away (or was cut off for not reading)
+    finally:
+        ctx.streams.discard(sub)
+        ctx.hub.unsubscribe(sub)
+        resp.stop_streaming()
+    return resp
+
+
+async def _close_streams(app: web.Application) -> None:
+    """On shutdown, tell every SSE client first, then let their handlers finish."""
+    ctx = app[CONTEXT]
+    for sub in list(ctx.streams):
+        sub.close()
+    for _ in range(50):
+        if not ctx.streams:
+            break
+        await asyncio.sleep(0.01)
+
+
+# -- the web panel ----------------------------------------------------------------
+
+
+def _ui_file(name: str) -> bytes | None:
+    try:
+        return resources.files("sessiond.ui").joinpath(name).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+async def index(request: web.Request) -> web.Response:
+    page = _ui_file("index.html")
+    if page is None:
+        return _error(500, "The web panel is not installed.")
+    # The page gets the token for its own POSTs (mute/unmute). Only a same-origin
+    # page can read this response: no CORS headers, and Host is checked.
+    html = page.decode("utf-8").replace("__SESSIOND_TOKEN__", ctx_of(request).token)
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-store"},
+    )
+
+
+async def static(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    body = _ui_file(name)
+    if body is None:
+        return _error(404, "Not found.")
+    suffix = name[name.rfind(".") :]
+    return web.Response(
+        body=body,
+        content_type=_CONTENT_TYPES[suffix].split(";")[0],
+        headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"},
+    )
+
+
+def _pid() -> int:
+    import os
+
+    return os.getpid()
+

@@ -1,0 +1,196 @@
+"""Reading only what is new in an append-only transcript, with bounded memory.
+
+A `Tailer` keeps a byte offset per file and hands out complete lines. It holds back a
+torn last line until its newline arrives, skips a line longer than `max_line` without
+keeping it in memory, notices a truncated file (size below the offset) and a replaced
+one (new inode), and reads in bounded chunks so a file that grows by gigabytes never
+sits in memory. `read_tail()` reads complete lines backwards from the end of a file, for
+start-up, where whole files must never be parsed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHUNK = 1024 * 1024
+# Lines longer than this are skipped (a pasted image, a runaway tool output). Real
+# metadata lines can be tens of KB; 16 MiB leaves ample room.
+MAX_LINE = 16 * 1024 * 1024
+# One read() call hands out at most this much; the caller loops while `more` is set,
+# so one busy file cannot hold the event loop for long.
+MAX_BATCH = 4 * 1024 * 1024
+
+
+class NotAFile(Exception):
+    """The path is a directory, FIFO, device or socket: never read it."""
+
+
+@dataclass(slots=True)
+class Batch:
+    # (line number or None when unknown, raw bytes without the newline)
+    lines: list[tuple[int | None, bytes]] = field(default_factory=list)
+    # The file was truncated or replaced: everything known about it is void, and
+    # `lines` start again from the beginning of the new content.
+    reset: bool = False
+    # Line numbers (or None) of lines skipped for being longer than `max_line`.
+    skipped: list[int | None] = field(default_factory=list)
+    # More complete data is waiting: call read() again.
+    more: bool = False
+
+
+def open_regular(path: Path) -> int:
+    """Open for reading without blocking on a FIFO; refuse anything but a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotAFile(f"{path} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class Tailer:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        offset: int = 0,
+        inode: int | None = None,
+        line_no: int | None = 0,
+        max_line: int = MAX_LINE,
+        chunk: int = CHUNK,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self.path = path
+        self.offset = offset  # bytes consumed from the file, including `_pending`
+        self.inode = inode
+        self.line_no = line_no  # lines completed so far; None when unknown
+        self.max_line = max_line
+        self.chunk = chunk
+        self.max_batch = max_batch
+        self._pending = bytearray()
+        self._skipping = False
+
+    @property
+    def committed_offset(self) -> int:
+        """The offset of the first byte not yet handed out as part of a complete line."""
+        if self._skipping:
+            return self.offset
+        return self.offset - len(self._pending)
+
+    def read(self) -> Batch:
+        """Read what was appended since the last call. Raises OSError / NotAFile."""
+        batch = Batch()
+        fd = open_regular(self.path)
+        try:
+            st = os.fstat(fd)
+            if (self.inode is not None and st.st_ino != self.inode) or st.st_size < self.offset:
+                self._restart(batch)
+            self.inode = st.st_ino
+            os.lseek(fd, self.offset, os.SEEK_SET)
+            handed = 0
+            while True:
+                data = os.read(fd, self.chunk)
+                if not data:
+                    break
+                self.offset += len(data)
+                handed += len(data)
+                self._consume(data, batch)
+                if handed >= self.max_batch:
+                    batch.more = True
+                    break
+        finally:
+            os.close(fd)
+        return batch
+
+    def _restart(self, batch: Batch) -> None:
+        batch.reset = True
+        batch.lines.clear()
+        self.offset = 0
+        self.line_no = 0
+        self._pending.clear()
+        self._skipping = False
+
+    def _consume(self, data: bytes, batch: Batch) -> None:
+        start = 0
+        while True:
+            newline = data.find(b"\n", start)
+            if newline < 0:
+                break
+            if self._skipping:
+                # The end of a line too long to keep: it was reported when it began.
+                self._skipping = False
+            elif self._pending:
+                self._pending += data[start:newline]
+                self._emit(bytes(self._pending), batch)
+                self._pending.clear()
+            else:
+                self._emit(data[start:newline], batch)
+            if self.line_no is not None:
+                self.line_no += 1
+            start = newline + 1
+        rest = data[start:]
+        if not rest or self._skipping:
+            return
+        if len(self._pending) + len(rest) > self.max_line:
+            # Too long to be a line worth keeping: drop what we have and skip to its end.
+            self._pending.clear()
+            self._skipping = True
+            batch.skipped.append(self.line_no + 1 if self.line_no is not None else None)
+            return
+        self._pending += rest
+
+    def _emit(self, line: bytes, batch: Batch) -> None:
+        if len(line) > self.max_line:
+            batch.skipped.append(self.line_no + 1 if self.line_no is not None else None)
+            return
+        number = self.line_no + 1 if self.line_no is not None else None
+        batch.lines.append((number, line))
+
+
+@dataclass(slots=True)
+class Tail:
+    lines: list[bytes]
+    # Offset where `lines` begin, and where the complete lines end (a torn last line
+    # after `end` is left for the tailer).
+    start: int
+    end: int
+    inode: int
+    whole_file: bool
+
+
+def read_tail(path: Path, want_bytes: int, *, max_line: int = MAX_LINE) -> Tail:
+    """The complete lines in (about) the last `want_bytes` of a file.
+
+    The first, partial line of the block is dropped unless the block reaches the start
+    of the file. Lines longer than `max_line` are left out.
+    """
+    fd = open_regular(path)
+    try:
+        st = os.fstat(fd)
+        size = st.st_size
+        start = max(0, size - want_bytes)
+        data = os.pread(fd, size - start, start)
+    finally:
+        os.close(fd)
+    last_newline = data.rfind(b"\n")
+    if last_newline < 0:
+        return Tail([], size if start else 0, start, st.st_ino, start == 0)
+    body = data[: last_newline + 1]
+    end = start + last_newline + 1
+    if start > 0:
+        first = body.find(b"\n")
+        body = body[first + 1 :]
+        start = start + first + 1
+    lines = [line for line in body.split(b"\n")[:-1] if len(line) <= max_line]
+    return Tail(lines, start, end, st.st_ino, start == 0)
+
+
+def is_permission_error(exc: OSError) -> bool:
+    return exc.errno in (errno.EACCES, errno.EPERM)

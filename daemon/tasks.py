@@ -1,0 +1,74 @@
+"""In-process supervision: long-running tasks that are restarted when they fail.
+
+Each component (the watcher, the sweep, the notifier...) runs as a supervised task. A
+task that raises is logged and restarted with exponential backoff; its health is kept
+for `/health`. A task that returns normally is done and reported as stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sessiond.protocol import ComponentHealth
+
+log = structlog.get_logger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+class TaskSupervisor:
+    def __init__(self, *, first_backoff: float = 0.5) -> None:
+        self.health: dict[str, ComponentHealth] = {}
+        self.restarts: dict[str, int] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._first_backoff = first_backoff
+
+    def spawn(self, name: str, factory: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        self.health[name] = ComponentHealth("ok", "running")
+        self.restarts.setdefault(name, 0)
+        task = asyncio.create_task(self._run(name, factory), name=f"sessiond:{name}")
+        self._tasks[name] = task
+        return task
+
+    async def _run(self, name: str, factory: Callable[[], Awaitable[None]]) -> None:
+        backoff = self._first_backoff
+        while True:
+            started = time.monotonic()
+            try:
+                await factory()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.restarts[name] += 1
+                log.exception("task failed; restarting", task=name, retry_in_s=backoff)
+                self.health[name] = ComponentHealth(
+                    "degraded", f"restarting after {type(exc).__name__}: {exc}"[:200]
+                )
+                # A task that ran for a while before failing starts its backoff afresh.
+                if time.monotonic() - started > 60:
+                    backoff = self._first_backoff
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                self.health[name] = ComponentHealth("ok", "running")
+                continue
+            self.health[name] = ComponentHealth("failed", "stopped")
+            return
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+
+
+async def measure_loop_lag(record: Callable[[float], None], every: float = 1.0) -> None:
+    """How late the event loop wakes up: a stalled loop delays every event."""
+    loop = asyncio.get_running_loop()
+    while True:
+        before = loop.time()
+        await asyncio.sleep(every)
+        record(max(0.0, (loop.time() - before - every) * 1000))

@@ -1,0 +1,270 @@
+"""The real daemon, end to end: transcript files in, SSE transitions out, over real TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.sse import SSEClient
+from tests.transcripts import ClaudeTranscript
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
+    proc = make_daemon(tmp_path / "d")
+    (proc.claude_projects).mkdir(parents=True)
+    proc.start()
+    yield proc
+    proc.kill()
+
+
+@pytest.fixture
+async def events(daemon: DaemonProcess) -> AsyncIterator[SSEClient]:
+    async with SSEClient(f"{daemon.base_url}/events") as client:
+        snapshot = await client.next_of("snapshot")
+        assert snapshot.data["sessions"] == []
+        yield client
+
+
+async def test_prompt_reply_and_approval_wait(daemon: DaemonProcess, events: SSEClient) -> None:
+    t = ClaudeTranscript(daemon.claude_projects)
+    t.write(t.prompt("fix the failing test"))
+    appeared = await events.next_of("transition")
+    assert (appeared.data["from"], appeared.data["to"]) == (None, "working")
+    assert appeared.data["session"]["title"] == "fix the failing test"
+    assert appeared.data["session"]["project"] == "app"
+
+    t.write(t.reply("Done, all tests pass."))
+    done = await events.next_of("transition")
+    assert (done.data["from"], done.data["to"]) == ("working", "waiting_for_input")
+    assert done.data["source"] == "transcript"
+
+    t.write(t.prompt("now push it"))
+    again = await events.next_of("transition")
+    assert (again.data["from"], again.data["to"]) == ("waiting_for_input", "working")
+
+    # A Bash call under the default mode, with no progress: an approval prompt, after
+    # approval_after (0.5 s in these tests), decided by the timer.
+    t.write(t.tool_use("Bash", {"command": "git push origin main"}))
+    wait = await events.next_of("transition")
+    assert (wait.data["from"], wait.data["to"]) == ("working", "waiting_for_approval")
+    assert wait.data["source"] == "timer"
+    assert wait.data["session"]["pending_tool"] == {"name": "Bash", "summary": "git push origin main"}
+    assert wait.id is not None and appeared.id is not None and wait.id > appeared.id
+
+    assert daemon.sessions()[t.session_id]["status"] == "waiting_for_approval"
+    status, one = daemon.get(f"/api/sessions/{t.session_id}")
+    assert status == 200 and one["id"] == t.session_id
+    assert daemon.get("/api/sessions/nope")[0] == 404
+
+
+async def test_bad_input_keeps_the_daemon_serving(daemon: DaemonProcess, events: SSEClient) -> None:
+    t = ClaudeTranscript(daemon.claude_projects)
+    t.write(t.prompt("start"))
+    await events.transition_to("working")
+
+    # A torn line written in two halves: nothing happens until its newline arrives.
+    line = json.dumps(t.reply("first half and second half")).encode()
+    t.write_raw(line[:40])
+    await asyncio.sleep(0.3)
+    assert daemon.sessions()[t.session_id]["status"] == "working"
+    t.write_raw(line[40:] + b"\n")
+    await events.transition_to("waiting_for_input")
+
+    # Two objects on one line: both are read (the prompt after the reply decides).
+    glued = json.dumps(t.reply("again")) + json.dumps(t.prompt("and more"))
+    t.write_raw(glued.encode() + b"\n")
+    await events.transition_to("working")
+
+    # Garbage bytes and a 50 MB line: skipped; the next good line still counts.
+    t.write_raw(b"\xff\xfe\x00 not json at all\n")
+    with t.path.open("ab") as fh:
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(50):
+            fh.write(chunk)
+        fh.write(b"\n")
+    t.write(t.reply("survived"))
+    survived = await events.transition_to("waiting_for_input", timeout=30)
+    assert survived.data["session_id"] == t.session_id
+    assert daemon.get("/health")[0] == 200
+    assert "huge-line" in daemon.output()  # one clear warning
+    assert daemon.output().count("huge-line") == 1
+
+    # Truncation: the file is read again from the start.
+    t.path.write_text(json.dumps(t.prompt("rewritten")) + "\n")
+    await events.transition_to("working")
+
+    # Deletion: the session is removed.
+    t.path.unlink()
+    removed = await events.next_of("removed")
+    assert removed.data == {"session_id": t.session_id}
+    assert t.session_id not in daemon.sessions()
+
+
+async def test_root_created_after_start(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d")  # CLAUDE_CONFIG_DIR does not exist yet
+    proc.start()
+    try:
+        async with SSEClient(f"{proc.base_url}/events") as client:
+            await client.next_of("snapshot")
+            t = ClaudeTranscript(proc.claude_projects)
+            t.write(t.prompt("hello from a new root"))
+            appeared = await client.next_of("transition", timeout=20)
+            assert appeared.data["session_id"] == t.session_id
+            assert appeared.data["to"] == "working"
+    finally:
+        proc.kill()
+
+
+async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
+    proc = make_daemon(
+        tmp_path / "d",
+        settings="[daemon]\napproval_after_s = 0.5\nevent_buffer = 20\n",
+    )
+    proc.claude_projects.mkdir(parents=True)
+    proc.start()
+    try:
+        t = ClaudeTranscript(proc.claude_projects)
+        async with SSEClient(f"{proc.base_url}/events") as first:
+            await first.next_of("snapshot")
+            t.write(t.prompt("one"))
+            await first.transition_to("working")
+            seen = first.last_event_id
+        assert seen is not None
+        # While disconnected: two turns happen.
+        t.write(t.reply("done one"))
+        t.write(t.prompt("two"))
+        await asyncio.sleep(0.5)
+        t.write(t.reply("done two"))
+        await asyncio.sleep(0.5)
+        _, listing = proc.get("/api/sessions")
+        newest = listing["last_event_id"]
+        async with SSEClient(f"{proc.base_url}/events", last_event_id=seen) as resumed:
+            replayed = []
+            while not replayed or replayed[-1].id != newest:
+                replayed.append(await resumed.next())
+            assert all(e.event != "snapshot" for e in replayed)
+            assert [e.id for e in replayed] == list(range(seen + 1, newest + 1))
+            kinds = [(e.event, e.data.get("to")) for e in replayed if e.event == "transition"]
+            assert kinds[-1] == ("transition", "waiting_for_input")
+
+        # Many more events than the buffer holds: an old id gets reset + snapshot.
+        for i in range(15):
+            t.write(t.prompt(f"p{i}"))
+            await asyncio.sleep(0.08)
+            t.write(t.reply(f"r{i}"))
+            await asyncio.sleep(0.08)
+        async with SSEClient(f"{proc.base_url}/events", last_event_id=seen) as stale:
+            first_event = await stale.next()
+            assert first_event.event == "reset"
+            snapshot = await stale.next()
+            assert snapshot.event == "snapshot"
+            assert t.session_id in {s["id"] for s in snapshot.data["sessions"]}
+    finally:
+        proc.kill()
+
+
+async def test_sigterm_tells_clients_and_exits_promptly(daemon: DaemonProcess) -> None:
+    async with SSEClient(f"{daemon.base_url}/events") as a, SSEClient(
+        f"{daemon.base_url}/events"
+    ) as b:
+        await a.next_of("snapshot")
+        await b.next_of("snapshot")
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert (await a.next_of("shutdown")).event == "shutdown"
+        assert (await b.next_of("shutdown")).event == "shutdown"
+        assert daemon.proc is not None
+        code = await asyncio.to_thread(daemon.proc.wait, 10)
+        elapsed = time.monotonic() - started
+    assert code == 0
+    assert elapsed < 2.0, f"exit took {elapsed:.2f} s; the contract allows 2 s"
+    assert not (daemon.state_dir / "runtime.json").exists()
+
+
+def test_second_daemon_on_a_busy_port_exits_1(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = make_daemon(tmp_path / "d")
+        result = subprocess.run(
+            [sys.executable, "-m", "sessiond", "run", "--port", str(port)],
+            env=proc.env, capture_output=True, text=True, timeout=30,
+        )
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()
+    assert len(message) == 1 and "already in use" in message[0], result.stderr
+
+
+def test_second_daemon_for_the_same_state_dir_names_the_first(daemon: DaemonProcess) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "sessiond", "run", "--port", "0"],
+        env=daemon.env, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    assert f"pid {daemon.proc.pid if daemon.proc else 0}" in result.stderr
+    assert f"port {daemon.port}" in result.stderr
+
+
+def test_non_loopback_host_needs_allow_remote(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d")
+    result = subprocess.run(
+        [sys.executable, "-m", "sessiond", "run", "--host", "0.0.0.0"],
+        env=proc.env, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "--allow-remote" in result.stderr
+
+
+def test_status_command_exit_codes(daemon: DaemonProcess) -> None:
+    t = ClaudeTranscript(daemon.claude_projects)
+    t.write(t.prompt("status please"))
+    deadline = time.monotonic() + 15
+    while t.session_id not in daemon.sessions() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ok = subprocess.run([sys.executable, "-m", "sessiond", "status"], env=daemon.env,
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    assert "status please" in ok.stdout and "working" in ok.stdout
+    as_json = subprocess.run([sys.executable, "-m", "sessiond", "status", "--json"],
+                             env=daemon.env, capture_output=True, text=True, timeout=30)
+    body = json.loads(as_json.stdout)
+    assert body["health"]["status"] == "ok"
+    assert [s["id"] for s in body["sessions"]] == [t.session_id]
+    daemon.stop()
+    gone = subprocess.run([sys.executable, "-m", "sessiond", "status"], env=daemon.env,
+                          capture_output=True, text=True, timeout=30)
+    assert gone.returncode == 3
+    assert len(gone.stderr.strip().splitlines()) == 1
+
+
+def test_startup_classifies_existing_files_without_events(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d")
+    waiting = ClaudeTranscript(proc.claude_projects, cwd="/home/u/alpha")
+    waiting.write(waiting.prompt("a"), waiting.reply("b"))
+    old = ClaudeTranscript(proc.claude_projects, cwd="/home/u/beta")
+    old.write(old.prompt("old work"))
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old.path, (two_days_ago, two_days_ago))
+    proc.start()
+    try:
+        sessions = proc.sessions()
+        assert sessions[waiting.session_id]["status"] == "waiting_for_input"
+        assert sessions[old.session_id]["status"] == "idle"
+        _, listing = proc.get("/api/sessions")
+        assert listing["last_event_id"] == 0  # nothing was published for them
+    finally:
+        proc.kill()

@@ -1,0 +1,374 @@
+// sessiond's live panel: wires the event stream, the board, the controls and the
+// opt-ins together. No build step: plain ES modules served by the daemon.
+
+import { Board, WAITING, muteFromKeyboard } from "./board.js";
+import { Connection } from "./connection.js";
+import {
+  beep,
+  notificationsSupported,
+  notify,
+  requestNotifications,
+  showWaitingCount,
+  unlockSound,
+} from "./alerts.js";
+import { el, formatDuration, loadPref, parseTime, savePref } from "./util.js";
+
+// A replayed transition older than this (after a reconnect) makes no sound.
+const ALERT_MAX_AGE_MS = 2 * 60 * 1000;
+
+const $ = (selector) => document.querySelector(selector);
+
+// The daemon writes its token into this tag when it serves the page. It is sent
+// only in the Authorization header of our own same-origin POSTs.
+function readToken() {
+  const value = document.querySelector('meta[name="sessiond-token"]')?.content || "";
+  return value && value !== "__SESSIOND_TOKEN__" ? value : "";
+}
+const TOKEN = readToken();
+
+const prefs = {
+  notify: loadPref("notify", false),
+  sound: loadPref("sound", false),
+  group: loadPref("groupByProject", false),
+  agent: loadPref("filterAgent", ""),
+  project: loadPref("filterProject", ""),
+};
+
+let controlsAvailable = true;
+let quiet = null; // {start: "22:00", end: "08:00"} | null
+
+// ---- the board --------------------------------------------------------------------------
+
+const board = new Board($("#board"), {
+  onChange: updateChrome,
+  onMute: (project, seconds) => postControl("mute", { project, for_s: seconds }, `Muted ${project}`),
+  onUnmute: (project) => postControl("unmute", { project }, `Unmuted ${project}`),
+  onTargetMissing: () => flash("That session is no longer on the board."),
+  onFiltersReset: () => {
+    setFilter("agent", "");
+    setFilter("project", "");
+  },
+});
+board.groupByProject = prefs.group;
+board.filters = { agent: prefs.agent, project: prefs.project };
+
+function updateChrome() {
+  const waiting = board.waitingCount();
+  showWaitingCount(waiting, $("#favicon"));
+
+  let approval = 0;
+  let input = 0;
+  let working = 0;
+  let total = 0;
+  for (const s of board.sessions.values()) {
+    if (s.parent_id && board.sessions.has(s.parent_id)) continue;
+    total += 1;
+    if (s.status === "waiting_for_approval") approval += 1;
+    else if (s.status === "waiting_for_input") input += 1;
+    else if (s.status === "working") working += 1;
+  }
+  const summary = $("#summary");
+  summary.replaceChildren();
+  if (!board.loaded) return;
+  if (waiting === 0) {
+    summary.append(el("span", { className: "summary-calm", text: working ? `${working} working, nothing needs you` : "Nothing needs you" }));
+  } else {
+    if (approval) summary.append(el("span", { className: "summary-pill pill-approval", text: `${approval} to approve` }));
+    if (input) summary.append(el("span", { className: "summary-pill pill-input", text: `${input} waiting` }));
+  }
+  summary.dataset.waiting = String(waiting);
+
+  updateProjectOptions();
+  const shown = board.root.querySelectorAll(".card").length;
+  const filtered = board.filters.agent || board.filters.project;
+  $("#footer-status").textContent = filtered
+    ? `${shown} shown of ${total} sessions (filtered)`
+    : `${total} session${total === 1 ? "" : "s"}`;
+}
+
+function updateProjectOptions() {
+  const select = $("#filter-project");
+  const names = board.projects();
+  if (board.filters.project && !names.includes(board.filters.project)) names.push(board.filters.project);
+  const current = [...select.options].slice(1).map((o) => o.value);
+  if (current.join("\u0000") !== names.join("\u0000")) {
+    select.replaceChildren(
+      el("option", { text: "All projects", attrs: { value: "" } }),
+      ...names.map((name) => el("option", { text: name, attrs: { value: name } })),
+    );
+  }
+  select.value = board.filters.project;
+}
+
+// ---- the stream ---------------------------------------------------------------------------
+
+const conn = new Connection({
+  url: "events",
+  handlers: {
+    onSnapshot(data) {
+      board.load(Array.isArray(data.sessions) ? data.sessions : []);
+      loadControls();
+    },
+    onSession(session) {
+      board.upsert(session);
+    },
+    onTransition(t) {
+      board.transition(t);
+      maybeAlert(t);
+    },
+    onRemoved(r) {
+      if (r && r.session_id) board.remove(r.session_id);
+    },
+    onVerify(sessions) {
+      if (board.differsFrom(sessions)) {
+        console.warn("sessiond: the resumed stream missed changes; reloading the board");
+        board.load(sessions);
+      }
+    },
+    onReset() {
+      // The snapshot that follows on the same stream rebuilds the board.
+      document.body.dataset.resync = "true";
+      setTimeout(() => delete document.body.dataset.resync, 1500);
+    },
+  },
+  onState: showConnection,
+});
+
+function showConnection(state) {
+  const box = $("#conn");
+  box.dataset.state = state;
+  document.body.dataset.conn = state;
+  renderConnLabel();
+}
+
+function renderConnLabel() {
+  const state = conn.state;
+  const wait = conn.retryAt ? formatDuration(Math.max(0, conn.retryAt - Date.now()) + 999) : "";
+  const retry = conn.retryAt ? `retrying in ${wait}` : "retrying";
+  const text = {
+    connecting: "connecting…",
+    live: "live",
+    reconnecting: `reconnecting · ${retry}`,
+    offline: `offline · ${retry}`,
+    stopped: `daemon stopped · ${retry}`,
+  }[state] || state;
+  const label = $("#conn-label");
+  if (label.textContent !== text) label.textContent = text;
+  $("#conn").title = state === "live"
+    ? "Connected to the daemon: updates arrive as they happen."
+    : "Not connected to the daemon; the board may be out of date.";
+}
+
+function maybeAlert(t) {
+  if (t.from !== "working" || !WAITING.has(t.to)) return;
+  const s = t.session || board.sessions.get(t.session_id);
+  if (!s || s.parent_id) return;
+  const at = parseTime(t.at);
+  if (Number.isFinite(at) && Date.now() - at > ALERT_MAX_AGE_MS) return;
+  if (board.isMuted(s.project || "(no project)") || inQuietHours()) return;
+  if (prefs.sound) beep(t.to);
+  if (prefs.notify && (document.hidden || !document.hasFocus())) {
+    notify({ ...s, status: t.to }, (id) => {
+      window.location.hash = `session=${encodeURIComponent(id)}`;
+    });
+  }
+}
+
+function inQuietHours(now = new Date()) {
+  if (!quiet || !quiet.start || !quiet.end) return false;
+  const minutes = (hhmm) => {
+    const [h, m] = String(hhmm).split(":").map(Number);
+    return h * 60 + (m || 0);
+  };
+  const t = now.getHours() * 60 + now.getMinutes();
+  const start = minutes(quiet.start);
+  const end = minutes(quiet.end);
+  return start <= end ? t >= start && t < end : t >= start || t < end;
+}
+
+// ---- mute / unmute (the daemon's controls) ---------------------------------------------------
+
+async function loadControls() {
+  try {
+    const response = await fetch("api/controls", { cache: "no-store" });
+    if (!response.ok) throw new Error(String(response.status));
+    const data = await response.json();
+    controlsAvailable = true;
+    quiet = data.quiet || null;
+    board.setMuted(data.muted || {});
+    renderMutedList(data.muted || {});
+  } catch {
+    controlsAvailable = false;
+  }
+  document.body.classList.toggle("no-controls", !controlsAvailable);
+}
+
+function renderMutedList(muted) {
+  const box = $("#muted-list");
+  const now = Date.now();
+  const entries = Object.entries(muted).filter(([, until]) => until === null || parseTime(until) > now);
+  box.hidden = entries.length === 0;
+  box.replaceChildren(el("span", { className: "field-label muted-label", text: "Muted" }));
+  for (const [project, until] of entries.sort()) {
+    const left = until === null ? "" : ` · ${formatDuration(parseTime(until) - now)}`;
+    box.append(
+      el("button", {
+        className: "chip chip-muted",
+        text: `${project}${left} ×`,
+        attrs: { type: "button", title: `Unmute ${project}`, "aria-label": `Unmute ${project}` },
+        on: { click: () => postControl("unmute", { project }, `Unmuted ${project}`) },
+      }),
+    );
+  }
+}
+
+async function postControl(action, body, done) {
+  if (!TOKEN) {
+    flash("This page has no token from the daemon; use the CLI: sessiond mute PROJECT.");
+    return;
+  }
+  try {
+    const response = await fetch(`api/${action}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${TOKEN}` },
+      body: JSON.stringify(body),
+      cache: "no-store",
+      credentials: "same-origin",
+      referrerPolicy: "no-referrer",
+    });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    flash(done);
+  } catch (error) {
+    flash(`Could not ${action} ${body.project}: ${error.message}`);
+  }
+  loadControls();
+}
+
+let flashTimer = null;
+function flash(message) {
+  const box = $("#flash-msg");
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => {
+    box.hidden = true;
+  }, 3500);
+}
+
+// ---- toolbar: filters and opt-ins --------------------------------------------------------------
+
+function setFilter(kind, value) {
+  board.filters = { ...board.filters, [kind]: value };
+  savePref(kind === "agent" ? "filterAgent" : "filterProject", value);
+  $(`#filter-${kind}`).value = value;
+}
+
+function bindToolbar() {
+  const agent = $("#filter-agent");
+  agent.value = board.filters.agent;
+  agent.addEventListener("change", () => {
+    setFilter("agent", agent.value);
+    board.render();
+  });
+  const project = $("#filter-project");
+  updateProjectOptions();
+  project.addEventListener("change", () => {
+    setFilter("project", project.value);
+    board.render();
+  });
+
+  const toggle = (id, initial, onChange) => {
+    const button = $(id);
+    button.setAttribute("aria-pressed", String(Boolean(initial)));
+    button.addEventListener("click", async () => {
+      const next = button.getAttribute("aria-pressed") !== "true";
+      const value = await onChange(next);
+      button.setAttribute("aria-pressed", String(value));
+    });
+  };
+  toggle("#opt-group", prefs.group, (on) => {
+    prefs.group = on;
+    savePref("groupByProject", on);
+    board.groupByProject = on;
+    board.render();
+    return on;
+  });
+  if (!notificationsSupported()) $("#opt-notify").hidden = true;
+  toggle("#opt-notify", prefs.notify && notificationsSupported() && Notification.permission === "granted", async (on) => {
+    if (on && !(await requestNotifications())) {
+      flash("The browser did not allow notifications for this page.");
+      on = false;
+    }
+    prefs.notify = on;
+    savePref("notify", on);
+    return on;
+  });
+  toggle("#opt-sound", prefs.sound, (on) => {
+    prefs.sound = on;
+    savePref("sound", on);
+    if (on) {
+      unlockSound();
+      beep("waiting_for_input");
+    }
+    return on;
+  });
+  // A remembered "sound on" needs one user gesture before the browser lets it play.
+  if (prefs.sound) document.addEventListener("pointerdown", unlockSound, { once: true });
+}
+
+// ---- keyboard ---------------------------------------------------------------------------------
+
+function bindKeys() {
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target.closest && target.closest("input, select, textarea, .mute-menu")) return;
+    const moves = {
+      j: [0, 1], ArrowDown: [0, 1], k: [0, -1], ArrowUp: [0, -1],
+      h: [-1, 0], ArrowLeft: [-1, 0], l: [1, 0], ArrowRight: [1, 0],
+    };
+    if (moves[event.key]) {
+      const onCard = target.classList && target.classList.contains("card");
+      // Arrow keys scroll the page unless a card has focus; letters always navigate.
+      if (event.key.startsWith("Arrow") && !onCard) return;
+      event.preventDefault();
+      board.moveFocus(...moves[event.key]);
+    } else if (event.key === "m" && target.classList && target.classList.contains("card")) {
+      event.preventDefault();
+      muteFromKeyboard(target);
+    }
+  });
+}
+
+// ---- #session=<id> (links from toasts) ---------------------------------------------------------
+
+function targetFromHash() {
+  const match = /^#session=(.+)$/.exec(window.location.hash);
+  if (!match) return null;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return match[1];
+  }
+}
+
+// ---- start --------------------------------------------------------------------------------------
+
+function start() {
+  bindToolbar();
+  bindKeys();
+  board.render();
+  board.focusSession(targetFromHash());
+  window.addEventListener("hashchange", () => board.focusSession(targetFromHash()));
+  window.addEventListener("online", () => conn.retryNow());
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) board.tick();
+  });
+  setInterval(() => {
+    if (!document.hidden) board.tick();
+    renderConnLabel();
+  }, 1000);
+  conn.start();
+}
+
+start();
