@@ -28,6 +28,7 @@ from sessiond.engine import Engine
 from sessiond.hub import Event, EventHub
 from sessiond.metrics import Metrics
 from sessiond.notifier import Notifier
+from sessiond.persist import Persistence
 from sessiond.protocol import ComponentHealth, RuntimeInfo, utcnow
 from sessiond.server import Context, build_app
 from sessiond.sources import all_sources
@@ -122,12 +123,18 @@ class Daemon:
         config.port = int(sockets[0].getsockname()[1])
         token = load_token(config.token_file)
         store = open_store(config.state_dir)
+        persistence = Persistence(store, keep_events=max(config.event_buffer, 10_000))
+        last_id, history, previous = persistence.load()
+        self.hub.restore(history)
+        self.hub.last_id = last_id
+        self.hub.listeners.append(persistence.on_event)
+        self.engine.offset_listener = persistence.on_offset
         self.notifier = Notifier(config, store)
         await self.notifier.start()
-        self.engine.transition_listeners.append(self.notifier.on_transition)
+        self.engine.toast_listener = self.notifier.on_transition
         self.hub.listeners.append(self._on_event)
         self.metrics.extra_text.append(self.notifier.stats.prometheus)
-        self.engine.start()
+        self.engine.start(previous)
         ctx = Context(
             config=config,
             engine=self.engine,
@@ -161,6 +168,7 @@ class Daemon:
             await self.tasks.stop()
             await self.notifier.close()
             self.engine.close()
+            persistence.close()
             store.close()
             self._remove_runtime()
         return 0
@@ -182,7 +190,10 @@ class Daemon:
         self.tasks.spawn(
             "watcher",
             lambda: watch_loop(
-                self.engine, step_ms=config.watch_step_ms, debounce_ms=config.watch_debounce_ms
+                self.engine,
+                step_ms=config.watch_step_ms,
+                debounce_ms=config.watch_debounce_ms,
+                backend=config.watch_backend,
             ),
         )
         self.tasks.spawn("sweep", lambda: sweep_loop(self.engine, config.sweep_every))

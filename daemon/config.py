@@ -72,7 +72,9 @@ class Config:
     cold_after: timedelta = timedelta(days=1)
     # Stat every known file this often, in case the watcher missed an event.
     sweep_every: float = 20.0
-    # watchfiles tuning (see docs/python-stack.md): low latency without a busy loop.
+    # "auto" (inotify on Linux, watchfiles elsewhere), "inotify" or "watchfiles".
+    watch_backend: str = "auto"
+    # watchfiles tuning (see docs/python-stack.md): its latency costs idle CPU.
     watch_step_ms: int = 5
     watch_debounce_ms: int = 50
     sse_ping_s: float = 15.0
@@ -100,6 +102,9 @@ class Config:
         if thresholds is not None:
             values["thresholds"] = thresholds
         values.update(_daemon_settings(daemon_settings))
+        backend = _watch_backend(daemon_settings)
+        if backend is not None:
+            values["watch_backend"] = backend
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -161,6 +166,20 @@ _DAEMON_KEYS: dict[str, tuple[str, Any]] = {
     "watch_debounce_ms": ("watch_debounce_ms", int),
     "sse_ping_s": ("sse_ping_s", float),
 }
+
+
+WATCH_BACKENDS = ("auto", "inotify", "watchfiles")
+
+
+def _watch_backend(daemon: Any) -> str | None:
+    if not isinstance(daemon, dict) or "watch_backend" not in daemon:
+        return None
+    value = daemon["watch_backend"]
+    if value not in WATCH_BACKENDS:
+        raise ConfigError(
+            f"watch_backend in the config file must be one of {', '.join(WATCH_BACKENDS)}."
+        )
+    return str(value)
 
 
 def _daemon_settings(daemon: Any) -> dict[str, Any]:

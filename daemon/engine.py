@@ -23,6 +23,7 @@ from sessiond.config import Config
 from sessiond.hub import EventHub
 from sessiond.jsonl import decode_line
 from sessiond.logs import WarnOnce
+from sessiond.persist import Previous
 from sessiond.protocol import MAX_TITLE, Session, Source, Status, Transition, clip, utcnow
 from sessiond.sources.base import (
     AgentSource,
@@ -49,6 +50,14 @@ MAX_FAILURES = 3
 ACTIVITY_REFRESH = timedelta(seconds=5)
 # After the last write to a compaction transcript the parent counts as compacting.
 COMPACTING_FOR = timedelta(seconds=5)
+# At a restart, what was written while the daemon was down is replayed line by line to
+# publish each transition it missed, up to this much; beyond it only the end state counts.
+CATCH_UP_LIMIT = 8 * 1024 * 1024
+# A missed Working→Waiting this recent still toasts at a restart (once: the ledger).
+RECOVER_WINDOW = timedelta(minutes=5)
+
+ToastListener = Callable[..., None]
+OffsetListener = Callable[[Path, "tuple[int, int] | None"], None]
 
 
 @dataclass(eq=False, slots=True)
@@ -95,22 +104,49 @@ class Engine:
         self.stats = EngineStats()
         # Called with every published transition (the notifier, metrics).
         self.transition_listeners: list[Callable[[Transition], None]] = []
+        # The notifier: called as (transition, replayed=..., recovered=...).
+        self.toast_listener: ToastListener | None = None
+        # Persistence: where each file has been read to, (inode, offset), or None.
+        self.offset_listener: OffsetListener | None = None
+        # True while a restart publishes what happened while the daemon was down.
+        self._replaying = False
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._activity_published: dict[str, datetime] = {}
         self._compacting: dict[str, datetime] = {}
         self._warn = WarnOnce(log)
         # session id -> the file that carries it (compaction files carry none)
         self._by_session: dict[str, Path] = {}
+        # Sessions of files too old to read at start-up, as shown until they grow.
+        self._cold: dict[str, Session] = {}
 
     # -- discovery ------------------------------------------------------------
 
-    def start(self) -> None:
-        """Find every existing transcript and classify it, publishing nothing."""
-        for root in self.roots:
-            root.exists = root.path.is_dir()
-            if root.exists:
-                for path in self._walk(root.path):
-                    self._discover(path, root, initial=True)
+    def start(self, previous: Previous | None = None) -> None:
+        """Find every existing transcript and classify it.
+
+        On a first start nothing is published: the sessions are in the snapshot. After a
+        restart (`previous` holds what the last run published and where it read each file
+        to), every change since is published as it would have been live, so a client
+        resuming with Last-Event-ID misses nothing.
+        """
+        restart = previous is not None and previous.known
+        if restart:
+            assert previous is not None
+            self.sessions.update(previous.sessions)
+            self._replaying = True
+        try:
+            for root in self.roots:
+                root.exists = root.path.is_dir()
+                if root.exists:
+                    for path in self._walk(root.path):
+                        resume = previous.offsets.get(path) if previous else None
+                        self._discover(path, root, initial=not restart, resume=resume)
+            if restart:
+                assert previous is not None
+                for sid in set(previous.sessions) - set(self._by_session):
+                    self._remove_session(sid, previous.sessions[sid].agent)
+        finally:
+            self._replaying = False
 
     def check_roots(self) -> list[Root]:
         """Pick up roots created since start; returns the ones that just appeared."""
@@ -182,7 +218,9 @@ class Engine:
                 return root
         return None
 
-    def _discover(self, path: Path, root: Root, *, initial: bool) -> TrackedFile | None:
+    def _discover(
+        self, path: Path, root: Root, *, initial: bool, resume: tuple[int, int] | None = None
+    ) -> TrackedFile | None:
         info = root.source.identify(path, root.path)
         if info is None:
             return None
@@ -200,7 +238,14 @@ class Engine:
         if info.role != "compaction":
             self._by_session[info.session_id] = path
         age = datetime.now(UTC).timestamp() - st.st_mtime
-        if initial and age > self.config.cold_after.total_seconds():
+        if resume is not None and resume[0] == st.st_ino and resume[1] == st.st_size:
+            resume = None  # nothing new since the last run: classify like any start
+        if resume is not None and resume[0] == st.st_ino and 0 < st.st_size - resume[1] <= CATCH_UP_LIMIT:
+            self._catch_up(tracked, resume[1])
+        elif self._replaying and age > self.config.cold_after.total_seconds():
+            self._start_cold(tracked, st)
+            self._publish_replayed_cold(tracked.session_id)
+        elif initial and age > self.config.cold_after.total_seconds():
             self._start_cold(tracked, st)
         else:
             self._load(tracked, initial=initial)
@@ -215,9 +260,7 @@ class Engine:
         if tracked.info.role == "compaction":
             return
         mtime = datetime.fromtimestamp(st.st_mtime, UTC)
-        self.sessions.setdefault(
-            tracked.session_id,
-            Session(
+        self._cold[tracked.session_id] = Session(
                 id=tracked.session_id,
                 agent=tracked.source.agent,
                 parent_id=tracked.info.parent_id,
@@ -225,8 +268,20 @@ class Engine:
                 status_since=mtime,
                 last_activity=mtime,
                 reason="not written for over a day",
-            ),
-        )
+            )
+        self.sessions.setdefault(tracked.session_id, self._cold[tracked.session_id])
+
+    def _publish_replayed_cold(self, sid: str) -> None:
+        """At a restart, a session whose file went cold while the daemon was down."""
+        cold = self._cold.get(sid)
+        old = self.sessions.get(sid)
+        if cold is None or old is None or old.status == cold.status:
+            return
+        new = old.with_changes(status=cold.status, status_since=cold.status_since,
+                               pending_tool=None, reason=cold.reason, source="timer")
+        self.sessions[sid] = new
+        self._publish_session(new)
+        self._publish_transition(old, new, now=cold.status_since, source="timer", signal_at=None)
 
     def _load(self, tracked: TrackedFile, *, initial: bool) -> None:
         """Classify a file from its head and tail, then follow it from its end."""
@@ -247,12 +302,14 @@ class Engine:
         self._note_size(tracked)
         self._evaluate(tracked, now=now, source="transcript", signal_at=None, initial=initial)
 
-    def _state_from_tail(self, tracked: TrackedFile, now: datetime) -> TranscriptState:
+    def _state_from_tail(
+        self, tracked: TrackedFile, now: datetime, *, end: int | None = None
+    ) -> TranscriptState:
         path = tracked.path
         fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         # Read backwards in growing blocks until the rules have what they need.
         for block in TAIL_BLOCKS:
-            tail = read_tail(path, block)
+            tail = read_tail(path, block, end=end)
             if tail.whole_file:
                 break
             probe = tracked.source.new_state(tracked.info)
@@ -275,6 +332,49 @@ class Engine:
             line_no=len(tail.lines) if tail.whole_file else None,
         )
         return state
+
+    def _catch_up(self, tracked: TrackedFile, offset: int) -> None:
+        """Replay what was written while the daemon was down, publishing each change.
+
+        The state as it was at `offset` comes from the tail before it; then the new
+        lines are fed one at a time, with a look at the clock between them (an approval
+        wait that began and ended while we were away is still a transition).
+        """
+        now = utcnow()
+        try:
+            state = self._state_from_tail(tracked, now, end=offset)
+            inode = tracked.tailer.inode
+            tracked.tailer = Tailer(tracked.path, offset=offset, inode=inode, line_no=None)
+            lines: list[tuple[int | None, bytes]] = []
+            while True:
+                batch = tracked.tailer.read()
+                lines.extend(batch.lines)
+                if not batch.more:
+                    break
+        except (OSError, NotAFile) as exc:
+            log.warning("cannot catch up on transcript", path=str(tracked.path), error=str(exc))
+            self._load(tracked, initial=False)
+            return
+        tracked.state = state
+        sid = tracked.session_id
+        limits = self.thresholds_for(sid)
+        previous: Classification | None = None
+        for line_no, raw in lines:
+            for record in decode_line(raw).records:
+                written = tracked.source.record_time(record)
+                at = min(written, now) if written is not None else (state.last_activity or now)
+                if previous is not None and previous.recheck_at is not None and previous.recheck_at < at:
+                    timed = classify(state, previous.recheck_at, limits)
+                    if timed.status != previous.status:
+                        self.apply(tracked, timed, now=previous.recheck_at, source="timer",
+                                   signal_at=None)
+                state.feed(record, line_no, at)
+                current = classify(state, at, limits)
+                if previous is None or current.status != previous.status:
+                    self.apply(tracked, current, now=at, source="transcript", signal_at=None)
+                previous = current
+        self._note_size(tracked)
+        self._evaluate(tracked, now=now, source="timer", signal_at=None)
 
     @staticmethod
     def _head_lines(path: Path, limit: int) -> list[bytes]:
@@ -398,21 +498,29 @@ class Engine:
         except OSError:
             return
         tracked.size, tracked.mtime = st.st_size, st.st_mtime
+        inode = tracked.tailer.inode
+        if self.offset_listener is not None and inode is not None and not tracked.info.whole_document:
+            self.offset_listener(tracked.path, (inode, tracked.tailer.committed_offset))
 
     def file_deleted(self, path: Path) -> None:
         tracked = self.files.pop(path, None)
         self._warn.forget(path)
+        if tracked is not None and self.offset_listener is not None:
+            self.offset_listener(path, None)
         if tracked is None or tracked.info.role == "compaction":
             return
         sid = tracked.session_id
         if self._by_session.get(sid) != path:
             return  # another file carries this session now
         del self._by_session[sid]
+        self._remove_session(sid, tracked.source.agent)
+
+    def _remove_session(self, sid: str, agent: str) -> None:
         self._cancel_timer(sid)
+        self._cold.pop(sid, None)
         if self.sessions.pop(sid, None) is not None:
             self._activity_published.pop(sid, None)
-            self.hub.publish("removed", {"session_id": sid}, agent=tracked.source.agent,
-                             session_id=sid)
+            self.hub.publish("removed", {"session_id": sid}, agent=agent, session_id=sid)
 
     def _main_file(self, session_id: str) -> TrackedFile | None:
         path = self._by_session.get(session_id)
@@ -435,6 +543,8 @@ class Engine:
         state = tracked.state
         if state is None:
             return
+        if state.last_activity is None and tracked.session_id not in self.sessions:
+            return  # an empty file (created, not yet written): no session until a record
         try:
             verdict = classify(state, now, self.thresholds_for(tracked.session_id))
         except Exception:
@@ -554,6 +664,18 @@ class Engine:
                 listener(transition)
             except Exception:
                 log.exception("transition listener failed")
+        if self.toast_listener is not None:
+            # At a restart, only a recent Working→Waiting may still toast (the notifier's
+            # ledger makes sure it does so once); older changes are published, not shown.
+            recent = utcnow() - transition.at < RECOVER_WINDOW
+            try:
+                self.toast_listener(
+                    transition,
+                    replayed=self._replaying and not recent,
+                    recovered=self._replaying and recent,
+                )
+            except Exception:
+                log.exception("notifier failed on a transition")
 
     # -- timers ------------------------------------------------------------------
 
@@ -597,6 +719,8 @@ class Engine:
 
 
 def _shown_fields(session: Session) -> tuple[object, ...]:
+    # `reason` names the deciding line, so it changes with nearly every line; alone it
+    # is not worth an event (it travels with the next one, and /api has it at once).
     return (
         session.status,
         session.project,
@@ -604,6 +728,5 @@ def _shown_fields(session: Session) -> tuple[object, ...]:
         session.branch,
         session.title,
         session.pending_tool,
-        session.reason,
         session.parent_id,
     )

@@ -37,6 +37,28 @@ _MIGRATIONS: list[str] = [
         PRIMARY KEY (session_id, transition_at, status)
     );
     """,
+    # 1 -> 2: what lets a restart resume without loss or repetition: the event log (for
+    # Last-Event-ID across restarts), the sessions as last published, per-file offsets.
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        agent TEXT,
+        session_id TEXT,
+        to_status TEXT,
+        data TEXT NOT NULL,
+        created REAL NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,
+        inode INTEGER NOT NULL,
+        offset INTEGER NOT NULL
+    );
+    """,
 ]
 
 
@@ -141,6 +163,26 @@ class Store:
                 (session_id, transition_at, status),
             ).fetchone()
         return row is not None
+
+    # -- event log, sessions, offsets (see persist.py) ------------------------
+
+    def load_events(self, limit: int) -> list[tuple[int, str, str | None, str | None, str | None, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, kind, agent, session_id, to_status, data FROM events "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return list(reversed(rows))
+
+    def load_sessions(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT id, data FROM sessions").fetchall())
+
+    def load_offsets(self) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            rows = self._db.execute("SELECT path, inode, offset FROM files").fetchall()
+        return {path: (inode, offset) for path, inode, offset in rows}
 
     def _migrate(self) -> None:
         version = self.schema_version

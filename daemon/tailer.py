@@ -165,8 +165,11 @@ class Tail:
     whole_file: bool
 
 
-def read_tail(path: Path, want_bytes: int, *, max_line: int = MAX_LINE) -> Tail:
-    """The complete lines in (about) the last `want_bytes` of a file.
+def read_tail(
+    path: Path, want_bytes: int, *, end: int | None = None, max_line: int = MAX_LINE
+) -> Tail:
+    """The complete lines in (about) the last `want_bytes` of a file (or of its first
+    `end` bytes: what the file held when an earlier run stopped reading it).
 
     The first, partial line of the block is dropped unless the block reaches the start
     of the file. Lines longer than `max_line` are left out.
@@ -174,7 +177,7 @@ def read_tail(path: Path, want_bytes: int, *, max_line: int = MAX_LINE) -> Tail:
     fd = open_regular(path)
     try:
         st = os.fstat(fd)
-        size = st.st_size
+        size = st.st_size if end is None else min(end, st.st_size)
         start = max(0, size - want_bytes)
         data = os.pread(fd, size - start, start)
     finally:

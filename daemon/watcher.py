@@ -4,34 +4,75 @@ The watcher's events are hints, never the truth: the engine reads each file from
 own offset, and `sweep_loop` stats every known file every `sweep_every` seconds to catch
 what a watcher can miss (polling file systems, queue overflows, a root replaced).
 
-`watch_loop` uses watchfiles (inotify on Linux, FSEvents on macOS, ReadDirectoryChangesW
-on Windows). Roots that do not exist yet are polled for, once a second, and the watch is
-restarted to include them when they appear.
+Two backends, chosen by `choose_backend` (setting `watch_backend`):
+- `inotify` (Linux, the default there): the kernel's events on the asyncio loop through
+  `loop.add_reader` (see inotify.py). No polling: a few ms from write to SSE, and no CPU
+  while nothing changes.
+- `watchfiles` (macOS, Windows, and the fallback when inotify runs out of watches):
+  FSEvents / ReadDirectoryChangesW / inotify through watchfiles' Rust thread, which
+  sleeps `step` ms between checks, so lower latency costs idle CPU.
+Roots that do not exist yet are polled for, once a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
+from typing import Literal
 
 import structlog
 from sessiond.engine import Engine
+from sessiond.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, inotify_loop
 from watchfiles import Change, awatch
 
 log = structlog.get_logger(__name__)
 
 ROOT_POLL_S = 1.0
+Backend = Literal["inotify", "watchfiles"]
+
+
+def choose_backend(requested: str, platform: str = sys.platform) -> Backend:
+    """The backend to use: `auto` means inotify on Linux, watchfiles elsewhere."""
+    linux = platform.startswith("linux")
+    if requested == "watchfiles":
+        return "watchfiles"
+    if requested == "inotify" and not linux:
+        log.warning("watch_backend = inotify needs Linux; using watchfiles", platform=platform)
+        return "watchfiles"
+    return "inotify" if linux else "watchfiles"
 
 
 def _is_relevant(change: Change, path: str) -> bool:
     # Transcripts, deletions, and new directories: a file created right after its
     # directory can beat the watch on that directory, so a new directory is scanned.
-    return change != Change.modified or path.endswith((".jsonl", ".json"))
+    return change != Change.modified or path.endswith(TRANSCRIPT_SUFFIXES)
 
 
-async def watch_loop(engine: Engine, *, step_ms: int, debounce_ms: int) -> None:
+async def watch_loop(
+    engine: Engine, *, step_ms: int, debounce_ms: int, backend: str = "auto"
+) -> None:
+    """Follow every root with the chosen backend, falling back to watchfiles if need be."""
+    force_polling = False
+    if choose_backend(backend) == "inotify":
+        try:
+            await inotify_loop(engine, root_poll_s=ROOT_POLL_S)
+        except InotifyUnavailable as exc:
+            # Out of watches, watchfiles' inotify would fail the same way: it polls.
+            force_polling = exc.watch_limit
+            log.warning("inotify unavailable; falling back to watchfiles", reason=str(exc),
+                        polling=force_polling)
+            engine.sweep()
+    await watchfiles_loop(engine, step_ms=step_ms, debounce_ms=debounce_ms,
+                          force_polling=force_polling)
+
+
+async def watchfiles_loop(
+    engine: Engine, *, step_ms: int, debounce_ms: int, force_polling: bool = False
+) -> None:
     """Follow every existing root; restart the watch when a root appears or vanishes."""
     loop = asyncio.get_running_loop()
+    log.info("watching transcripts with watchfiles", step_ms=step_ms, polling=force_polling)
     while True:
         roots = [str(r.path) for r in engine.roots if r.exists]
         if not roots:
@@ -48,6 +89,7 @@ async def watch_loop(engine: Engine, *, step_ms: int, debounce_ms: int) -> None:
                 stop_event=restart,
                 recursive=True,
                 ignore_permission_denied=True,
+                force_polling=force_polling or None,
             ):
                 signal_at = loop.time()
                 for change, raw in changes:
@@ -62,6 +104,8 @@ async def watch_loop(engine: Engine, *, step_ms: int, debounce_ms: int) -> None:
             # A root vanished under the watcher, or the inotify watch limit was hit
             # (watchfiles reports both this way); the sweep keeps things right meanwhile.
             log.warning("watcher stopped; restarting", error=str(exc))
+            if "watch limit" in str(exc) and not force_polling:
+                force_polling = True
             engine.check_roots()
             await asyncio.sleep(ROOT_POLL_S)
         finally:

@@ -22,6 +22,19 @@ DEFAULT_SETTINGS = """
 approval_after_s = 0.5
 settle_after_s = 0.3
 """
+# The file watcher every daemon started here uses (None: the daemon's own default);
+# tests/test_daemon_e2e.py runs once with each.
+WATCH_BACKEND: str | None = None
+
+
+def with_watch_backend(settings: str, backend: str | None) -> str:
+    """`settings` with `watch_backend` added to its `[daemon]` table."""
+    if backend is None:
+        return settings
+    line = f'watch_backend = "{backend}"'
+    if "[daemon]" in settings:
+        return settings.replace("[daemon]", f"[daemon]\n{line}", 1)
+    return f"[daemon]\n{line}\n{settings}"
 
 
 @dataclass
@@ -153,7 +166,7 @@ def make_daemon(
     """A daemon (not started) whose every directory lies under `root`."""
     root.mkdir(parents=True, exist_ok=True)
     config = root / "config.toml"
-    config.write_text(settings)
+    config.write_text(with_watch_backend(settings, WATCH_BACKEND))
     env = {
         k: v
         for k, v in os.environ.items()

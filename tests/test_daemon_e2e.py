@@ -15,9 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from tests import daemon_proc
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript
+
+
+@pytest.fixture(autouse=True, params=["inotify", "watchfiles"])
+def watch_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs once with each file watcher."""
+    monkeypatch.setattr(daemon_proc, "WATCH_BACKEND", request.param)
+    return str(request.param)
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ const prefs = {
 
 let controlsAvailable = true;
 let quiet = null; // {start: "22:00", end: "08:00"} | null
+let mutedNow = {}; // the daemon's last answer: {project: ISO until | null}
 
 // ---- the board --------------------------------------------------------------------------
 
@@ -126,9 +127,7 @@ const conn = new Connection({
       }
     },
     onReset() {
-      // The snapshot that follows on the same stream rebuilds the board.
-      document.body.dataset.resync = "true";
-      setTimeout(() => delete document.body.dataset.resync, 1500);
+      // Nothing to do yet: the snapshot that follows on this stream rebuilds the board.
     },
   },
   onState: showConnection,
@@ -195,8 +194,9 @@ async function loadControls() {
     const data = await response.json();
     controlsAvailable = true;
     quiet = data.quiet || null;
-    board.setMuted(data.muted || {});
-    renderMutedList(data.muted || {});
+    mutedNow = data.muted || {};
+    board.setMuted(mutedNow);
+    renderMutedList(mutedNow);
   } catch {
     controlsAvailable = false;
   }
@@ -206,20 +206,31 @@ async function loadControls() {
 function renderMutedList(muted) {
   const box = $("#muted-list");
   const now = Date.now();
-  const entries = Object.entries(muted).filter(([, until]) => until === null || parseTime(until) > now);
+  const entries = Object.entries(muted)
+    .filter(([, until]) => until === null || parseTime(until) > now)
+    .sort(([a], [b]) => a.localeCompare(b));
   box.hidden = entries.length === 0;
-  box.replaceChildren(el("span", { className: "field-label muted-label", text: "Muted" }));
-  for (const [project, until] of entries.sort()) {
-    const left = until === null ? "" : ` · ${formatDuration(parseTime(until) - now)}`;
-    box.append(
-      el("button", {
+  // Update the chips in place (a chip with keyboard focus keeps it as the time ticks).
+  const chips = new Map([...box.querySelectorAll(".chip-muted")].map((chip) => [chip.dataset.project, chip]));
+  const wanted = [box.querySelector(".muted-label")];
+  for (const [project, until] of entries) {
+    let chip = chips.get(project);
+    if (!chip) {
+      chip = el("button", {
         className: "chip chip-muted",
-        text: `${project}${left} ×`,
-        attrs: { type: "button", title: `Unmute ${project}`, "aria-label": `Unmute ${project}` },
+        attrs: { type: "button", title: `Unmute ${project}`, "aria-label": `Unmute ${project}`, "data-project": project },
         on: { click: () => postControl("unmute", { project }, `Unmuted ${project}`) },
-      }),
-    );
+      });
+    }
+    const left = until === null ? "" : ` · ${formatDuration(parseTime(until) - now)}`;
+    const text = `${project}${left} ×`;
+    if (chip.textContent !== text) chip.textContent = text;
+    wanted.push(chip);
   }
+  for (const chip of chips.values()) if (!wanted.includes(chip)) chip.remove();
+  wanted.forEach((chip, i) => {
+    if (box.children[i] !== chip) box.insertBefore(chip, box.children[i] || null);
+  });
 }
 
 async function postControl(action, body, done) {
@@ -365,7 +376,10 @@ function start() {
     if (!document.hidden) board.tick();
   });
   setInterval(() => {
-    if (!document.hidden) board.tick();
+    if (!document.hidden) {
+      board.tick();
+      if (!$("#muted-list").hidden) renderMutedList(mutedNow);
+    }
     renderConnLabel();
   }, 1000);
   conn.start();

@@ -16,6 +16,8 @@ const OLDER_AFTER_MS = 24 * 60 * 60 * 1000;
 // How long a card that just started waiting keeps its highlight.
 const FRESH_MS = 12 * 1000;
 const MAX_SUBAGENTS = 6;
+// Older sessions are shown a page at a time: someone may have thousands.
+const OLDER_PAGE = 100;
 const SHOWN_FIELDS = ["status", "status_since", "parent_id", "project", "branch", "title", "pending_tool", "reason", "agent"];
 
 const AGENT_NAMES = { claude: "Claude", codex: "Codex", gemini: "Gemini", cursor: "Cursor" };
@@ -90,6 +92,8 @@ export class Board {
     this.filters = { agent: "", project: "" };
     this.groupByProject = false;
     this.showOlder = false;
+    this.olderLimit = OLDER_PAGE;
+    this.olderIds = [];
     this.muted = new Map(); // project -> until (ms) | Infinity
     this.target = null; // session id from #session=
     this.loaded = false;
@@ -106,8 +110,14 @@ export class Board {
     }
     this.olderToggle = root.querySelector("#older-toggle");
     this.olderCards = root.querySelector("#older-cards");
+    this.olderMore = root.querySelector("#older-more");
+    this.olderMore.addEventListener("click", () => {
+      this.olderLimit += OLDER_PAGE * 2;
+      this.render();
+    });
     this.olderToggle.addEventListener("click", () => {
       this.showOlder = !this.showOlder;
+      this.olderLimit = OLDER_PAGE;
       this.render();
     });
   }
@@ -235,7 +245,9 @@ export class Board {
     for (const [id, until] of this.fresh) if (until <= now) this.fresh.delete(id);
 
     const keep = new Set();
-    const olderShown = this.showOlder ? buckets.older : [];
+    buckets.older.sort(compareFor("older"));
+    this.olderIds = buckets.older.map((s) => s.id);
+    const olderShown = this.showOlder ? buckets.older.slice(0, this.olderLimit) : [];
     for (const col of [...COLUMNS, "older"]) {
       const list = col === "older" ? olderShown : buckets[col];
       list.sort(compareFor(col));
@@ -278,6 +290,9 @@ export class Board {
       ? `Hide ${older} older`
       : `${older} older (quiet for over a day)`;
     this.olderCards.hidden = !this.showOlder || older === 0;
+    const left = older - olderShown.length;
+    this.olderMore.hidden = !this.showOlder || left <= 0;
+    this.olderMore.textContent = `Show ${Math.min(left, OLDER_PAGE * 2)} more (${left} not shown)`;
 
     if (focused && focused !== document.activeElement && focused.isConnected) {
       focused.focus({ preventScroll: true });
@@ -377,8 +392,10 @@ export class Board {
       // Hidden by a filter or behind the "older" toggle: show it.
       const bucket = bucketOf(this.sessions.get(id), Date.now());
       let again = false;
-      if (bucket === "older" && !this.showOlder) {
+      const index = this.olderIds.indexOf(id);
+      if (bucket === "older" && (!this.showOlder || index >= this.olderLimit)) {
         this.showOlder = true;
+        this.olderLimit = Math.max(this.olderLimit, index + 1);
         again = true;
       }
       if (this.filters.agent || this.filters.project) {
@@ -498,7 +515,7 @@ function openMuteMenu(card, menu, project, hooks) {
     el("button", { className: "chip", text: "8 h", attrs: { type: "button" }, on: { click: choose(8 * 3600) } }),
     el("button", { className: "chip", text: "Until unmuted", attrs: { type: "button" }, on: { click: choose(null) } }),
     el("button", {
-      className: "chip chip-quiet", text: "Cancel", attrs: { type: "button" },
+      className: "chip chip-quiet", text: "×", attrs: { type: "button", "aria-label": "Cancel", title: "Cancel (Esc)" },
       on: { click: () => { menu.hidden = true; card.focus({ preventScroll: true }); } },
     }),
   );

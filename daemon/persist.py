@@ -1,0 +1,182 @@
+"""Persistence of what a restart needs: the event log, the sessions, the file offsets.
+
+The publish path never waits for the disk: the hub hands each event to `on_event` after
+publishing it, and `Persistence` writes everything published in one turn of the event
+loop in one transaction, scheduled with `call_soon` so it runs just after the SSE
+handlers have been woken to write (WAL mode: SIGKILL loses nothing committed). The window
+in which a published event is not yet on disk is a fraction of a millisecond. Event ids
+are reserved in blocks, synchronously and rarely, so ids keep increasing across restarts
+even if the last batch before a crash never reached the disk: a client that saw such an
+event resumes from ids that were never reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from sessiond.hub import Event, encode_frame
+from sessiond.protocol import JSONDict, Session
+from sessiond.store import Store
+
+log = structlog.get_logger(__name__)
+
+ID_BLOCK = 1000
+_RESERVED_KEY = "event_id_reserved"
+
+
+@dataclass(slots=True)
+class Previous:
+    """What the last run left: sessions as last published, and where each file was read to."""
+
+    sessions: dict[str, Session] = field(default_factory=dict)
+    offsets: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def known(self) -> bool:
+        return bool(self.sessions or self.offsets)
+
+
+class Persistence:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        keep_events: int = 10_000,
+        keep_seconds: float = 86_400.0,
+        flush_delay: float = 0.0,
+    ) -> None:
+        self.store = store
+        self.keep_events = keep_events
+        self.keep_seconds = keep_seconds
+        self.flush_delay = flush_delay
+        self._events: list[Event] = []
+        self._sessions: dict[str, JSONDict | None] = {}
+        self._offsets: dict[str, tuple[int, int] | None] = {}
+        self._handle: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._reserved = 0
+        self._flushes = 0
+        self.failures = 0
+
+    def load(self) -> tuple[int, list[Event], Previous]:
+        """The first free event id, the recent history, and the previous run's state."""
+        rows = self.store.load_events(self.keep_events)
+        history = []
+        for event_id, kind, agent, session_id, to_status, data in rows:
+            payload = json.loads(data)
+            frame = encode_frame(kind, payload, event_id)
+            history.append(Event(event_id, kind, payload, frame, agent, session_id, to_status))
+        last_logged = history[-1].id if history else 0
+        last_id = max(last_logged, int(self.store.get_json(_RESERVED_KEY, 0)))
+        sessions = {}
+        for sid, data in self.store.load_sessions().items():
+            try:
+                sessions[sid] = Session.from_json(json.loads(data))
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring an unreadable stored session", session=sid)
+        offsets = {Path(p): v for p, v in self.store.load_offsets().items()}
+        self._reserve(last_id)
+        return last_id, history, Previous(sessions, offsets)
+
+    # -- fed by the hub and the engine -------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        if event.id >= self._reserved - ID_BLOCK // 2:
+            self._reserve(event.id)
+        self._events.append(event)
+        if event.session_id is not None:
+            if event.kind == "session":
+                self._sessions[event.session_id] = event.data
+            elif event.kind == "transition":
+                self._sessions[event.session_id] = event.data["session"]
+            elif event.kind == "removed":
+                self._sessions[event.session_id] = None
+        self._schedule()
+
+    def on_offset(self, path: Path, position: tuple[int, int] | None) -> None:
+        self._offsets[str(path)] = position
+        self._schedule()
+
+    def _reserve(self, last_id: int) -> None:
+        self._reserved = last_id + ID_BLOCK
+        self.store.set_json(_RESERVED_KEY, self._reserved)
+
+    def _schedule(self) -> None:
+        if self._handle is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self.flush_delay > 0:
+            self._handle = loop.call_later(self.flush_delay, self.flush)
+        else:
+            self._handle = loop.call_soon(self.flush)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        self._handle = None
+        if not (self._events or self._sessions or self._offsets):
+            return
+        events, sessions, offsets = self._events, self._sessions, self._offsets
+        self._events, self._sessions, self._offsets = [], {}, {}
+        now = time.time()
+        try:
+            with self.store.transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (e.id, e.kind, e.agent, e.session_id, e.to_status,
+                         json.dumps(e.data, ensure_ascii=False), now)
+                        for e in events
+                    ],
+                )
+                for sid, data in sessions.items():
+                    if data is None:
+                        db.execute("DELETE FROM sessions WHERE id = ?", (sid,))
+                    else:
+                        db.execute(
+                            "INSERT OR REPLACE INTO sessions VALUES (?, ?)",
+                            (sid, json.dumps(data, ensure_ascii=False)),
+                        )
+                for path, position in offsets.items():
+                    if position is None:
+                        db.execute("DELETE FROM files WHERE path = ?", (path,))
+                    else:
+                        db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (path, *position))
+                self._flushes += 1
+                if self._flushes % 100 == 1:
+                    self._prune(db, now)
+        except Exception as exc:
+            # The daemon keeps serving from memory; the next flush tries again.
+            self.failures += 1
+            log.warning("could not write to the database", error=str(exc))
+            self._events = events + self._events
+            for sid, data in sessions.items():
+                self._sessions.setdefault(sid, data)
+            for path, position in offsets.items():
+                self._offsets.setdefault(path, position)
+
+    def _prune(self, db: object, now: float) -> None:
+        """Keep at least the last `keep_events` events, and everything of the last day."""
+        import sqlite3
+
+        assert isinstance(db, sqlite3.Connection)
+        row = db.execute("SELECT MAX(id) FROM events").fetchone()
+        if row is None or row[0] is None:
+            return
+        db.execute(
+            "DELETE FROM events WHERE id <= ? AND created < ?",
+            (row[0] - self.keep_events, now - self.keep_seconds),
+        )
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self.flush()

@@ -1,0 +1,168 @@
+"""Restarts lose nothing and repeat nothing: real processes, real signals, real SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.daemon_proc import DEFAULT_SETTINGS, DaemonProcess, make_daemon
+from tests.desktop import notification_server
+from tests.sse import SSEClient, SSEEvent
+from tests.transcripts import ClaudeTranscript
+
+
+def chain_is_whole(events: list[SSEEvent], session_id: str) -> list[tuple[str | None, str]]:
+    """The transitions of one session must link up: each starts where the last ended."""
+    steps = [(e.data["from"], e.data["to"]) for e in events
+             if e.event == "transition" and e.data["session_id"] == session_id]
+    for (_, before), (after, _) in itertools.pairwise(steps):
+        assert after == before, f"a transition is missing or repeated: {steps}"
+    return steps
+
+
+async def collect_until(client: SSEClient, session_id: str, status: str, into: list[SSEEvent],
+                        timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        event = await client.next(max(0.01, deadline - loop.time()))
+        into.append(event)
+        if (event.event == "transition" and event.data["session_id"] == session_id
+                and event.data["to"] == status):
+            return
+
+
+async def test_kill_9_and_restart_resumes_every_client_exactly(tmp_path: Path) -> None:
+    with notification_server(tmp_path / "bus") as toasts:
+        proc = make_daemon(tmp_path / "d", args=[],
+                           extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
+        proc.claude_projects.mkdir(parents=True)
+        proc.start()
+        t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/shop")
+        received: dict[str, list[SSEEvent]] = {"a": [], "b": []}
+        try:
+            a = SSEClient(f"{proc.base_url}/events")
+            b = SSEClient(f"{proc.base_url}/events")
+            await a.connect()
+            await b.connect()
+            for name, client in (("a", a), ("b", b)):
+                received[name].append(await client.next_of("snapshot"))
+            t.write(t.prompt("first task"))
+            for name, client in (("a", a), ("b", b)):
+                await collect_until(client, t.session_id, "working", received[name])
+            t.write(t.reply("done with the first"))
+            for name, client in (("a", a), ("b", b)):
+                await collect_until(client, t.session_id, "waiting_for_input", received[name])
+            assert len(toasts.wait_for(1)) == 1  # the first Working→Waiting toasts
+
+            t.write(t.prompt("second task"))
+            for name, client in (("a", a), ("b", b)):
+                await collect_until(client, t.session_id, "working", received[name])
+            # The daemon dies hard while the agent keeps writing.
+            proc.kill()
+            await a.close()
+            await b.close()
+            t.write(t.reply("done with the second, while nobody watched"))
+            await asyncio.sleep(0.3)
+
+            proc.start()
+            for name in ("a", "b"):
+                last = max(e.id for e in received[name] if e.id is not None)
+                async with SSEClient(f"{proc.base_url}/events", last_event_id=last) as again:
+                    await collect_until(again, t.session_id, "waiting_for_input", received[name])
+                    first_after = received[name][-1]
+                    assert first_after.event != "snapshot"
+            for name in ("a", "b"):
+                ids = [e.id for e in received[name] if e.id is not None]
+                assert ids == sorted(set(ids)), f"client {name}: duplicate or out-of-order ids"
+                steps = chain_is_whole(received[name], t.session_id)
+                assert steps == [(None, "working"), ("working", "waiting_for_input"),
+                                 ("waiting_for_input", "working"), ("working", "waiting_for_input")]
+            # The wait that happened while the daemon was down toasts exactly once...
+            calls = toasts.wait_for(2)
+            assert len(calls) == 2, calls
+            # ...and a second restart repeats nothing.
+            assert proc.stop() == 0
+            proc.start()
+            await asyncio.sleep(1.5)
+            assert len(toasts.calls()) == 2
+        finally:
+            proc.kill()
+
+
+async def test_restart_with_nothing_new_publishes_nothing(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d")
+    proc.claude_projects.mkdir(parents=True)
+    proc.start()
+    t = ClaudeTranscript(proc.claude_projects)
+    try:
+        async with SSEClient(f"{proc.base_url}/events") as client:
+            await client.next_of("snapshot")
+            t.write(t.prompt("p"), t.reply("r"))
+            await client.transition_to("waiting_for_input")
+            seen = client.last_event_id
+        assert proc.stop(signal.SIGTERM) == 0
+        proc.start()
+        _, listing = proc.get("/api/sessions")
+        assert listing["last_event_id"] >= (seen or 0)  # ids never go back
+        async with SSEClient(f"{proc.base_url}/events", last_event_id=seen) as resumed:
+            t.write(t.prompt("after the restart"))
+            event = await resumed.next()
+            assert event.event in ("session", "transition")
+            assert event.id is not None and seen is not None and event.id > seen
+            assert event.data.get("session_id", event.data.get("id")) == t.session_id
+    finally:
+        proc.kill()
+
+
+def test_corrupt_database_is_moved_aside_and_rebuilt(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d")
+    proc.claude_projects.mkdir(parents=True)
+    t = ClaudeTranscript(proc.claude_projects)
+    t.write(t.prompt("p"), t.reply("r"))
+    proc.state_dir.mkdir(parents=True)
+    (proc.state_dir / "sessiond.db").write_bytes(b"this is not a database" * 100)
+    proc.start()
+    try:
+        assert proc.sessions()[t.session_id]["status"] == "waiting_for_input"
+        aside = list(proc.state_dir.glob("sessiond.db.corrupt-*"))
+        assert len(aside) == 1
+        assert proc.output().count("database unreadable") == 1
+        with sqlite3.connect(proc.state_dir / "sessiond.db") as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] >= 2
+    finally:
+        proc.kill()
+
+
+def test_event_ids_keep_increasing_across_restarts(tmp_path: Path) -> None:
+    proc: DaemonProcess = make_daemon(tmp_path / "d", settings=DEFAULT_SETTINGS)
+    proc.claude_projects.mkdir(parents=True)
+    proc.start()
+    t = ClaudeTranscript(proc.claude_projects)
+    try:
+        t.write(t.prompt("p"))
+        deadline = time.monotonic() + 15
+        body: Any = {}
+        while time.monotonic() < deadline:
+            _, body = proc.get("/api/sessions")
+            if body["last_event_id"] > 0:
+                break
+            time.sleep(0.05)
+        before = body["last_event_id"]
+        proc.kill()  # no clean shutdown
+        proc.start()
+        t.write(t.reply("r"))
+        while time.monotonic() < deadline + 15:
+            _, body = proc.get("/api/sessions")
+            if body["last_event_id"] > before:
+                break
+            time.sleep(0.05)
+        assert body["last_event_id"] > before
+        assert body["sessions"][0]["status"] == "waiting_for_input"
+    finally:
+        proc.kill()
