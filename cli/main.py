@@ -114,8 +114,9 @@ def inspect(file: Path, now_text: str | None, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
-    from sessiond.cli import notify_cmds, service_cmds
+    from sessiond.cli import hooks_cmds, notify_cmds, service_cmds
 
+    hooks_cmds.register(main)
     notify_cmds.register(main)
     service_cmds.register(main)
 

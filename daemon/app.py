@@ -21,7 +21,7 @@ from typing import IO
 
 import structlog
 from aiohttp import web
-from sessiond import __version__, sdnotify
+from sessiond import __version__, hooks_api, sdnotify
 from sessiond.config import LOOPBACK_HOSTS, Config
 from sessiond.controls_api import add_routes as controls_routes
 from sessiond.engine import Engine
@@ -142,7 +142,8 @@ class Daemon:
             token=token,
             metrics=self.metrics,
             components=self.components,
-            extra_routes=[controls_routes(store)],
+            hook_handler=hooks_api.make_handler(self.engine, self.metrics),
+            extra_routes=[controls_routes(store), hooks_api.add_routes],
         )
         runner = web.AppRunner(
             build_app(ctx),

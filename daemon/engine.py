@@ -14,17 +14,18 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 from sessiond.config import Config
+from sessiond.hooks import MAX_HOOK_ONLY, HookBook, HookOnlyState, HookSession, parse_hook, reconcile
 from sessiond.hub import EventHub
 from sessiond.jsonl import decode_line
 from sessiond.logs import WarnOnce
 from sessiond.persist import Previous
-from sessiond.protocol import MAX_TITLE, Session, Source, Status, Transition, clip, utcnow
+from sessiond.protocol import MAX_TITLE, JSONDict, Session, Source, Status, Transition, clip, utcnow
 from sessiond.sources.base import (
     AgentSource,
     Classification,
@@ -41,7 +42,7 @@ log = structlog.get_logger(__name__)
 HEAD_BYTES = 64 * 1024
 # ...and its tail in growing blocks, from this size up to the last, until the
 # classifier has what it needs.
-TAIL_BLOCKS = (16 * 1024, 256 * 1024, 4 * 1024 * 1024)
+TAIL_BLOCKS = (16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024)
 # A legacy whole-document transcript larger than this is not read.
 MAX_DOCUMENT = 64 * 1024 * 1024
 # A file whose classifier raised this many times is quarantined.
@@ -118,6 +119,12 @@ class Engine:
         self._by_session: dict[str, Path] = {}
         # Sessions of files too old to read at start-up, as shown until they grow.
         self._cold: dict[str, Session] = {}
+        # What the agents' hooks said (see hooks.py), and the stand-in files of sessions
+        # known from hooks only, until their transcript appears (or grows, if cold).
+        self.hooks = HookBook()
+        self._hook_files: dict[str, TrackedFile] = {}
+        # parent session id -> its subagent sessions
+        self._children: dict[str, set[str]] = {}
 
     # -- discovery ------------------------------------------------------------
 
@@ -308,12 +315,17 @@ class Engine:
         path = tracked.path
         fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         # Read backwards in growing blocks until the rules have what they need.
+        records: list[tuple[JSONDict, int | None, datetime]] = []
         for block in TAIL_BLOCKS:
             tail = read_tail(path, block, end=end)
             if tail.whole_file:
                 break
+            # Decoded once: the probe and the state below are fed the same records.
+            records = self._decode_lines(tracked, [(None, line) for line in tail.lines],
+                                         fallback, now)
             probe = tracked.source.new_state(tracked.info)
-            self._feed_lines(tracked, probe, [(None, line) for line in tail.lines], fallback, now)
+            for record, line_no, at in records:
+                probe.feed(record, line_no, at)
             if probe.has_basis():
                 break
         state = tracked.source.new_state(tracked.info)
@@ -321,10 +333,11 @@ class Engine:
             # The head carries the title (the first prompt) and the session's metadata.
             head_lines = self._head_lines(path, limit=min(HEAD_BYTES, tail.start))
             self._feed_lines(tracked, state, [(None, line) for line in head_lines], fallback, now)
-            numbered: list[tuple[int | None, bytes]] = [(None, line) for line in tail.lines]
+            for record, line_no, at in records:
+                state.feed(record, line_no, at)
         else:
             numbered = [(i + 1, line) for i, line in enumerate(tail.lines)]
-        self._feed_lines(tracked, state, numbered, fallback, now)
+            self._feed_lines(tracked, state, numbered, fallback, now)
         tracked.tailer = Tailer(
             path,
             offset=tail.end,
@@ -392,8 +405,20 @@ class Engine:
         fallback: datetime,
         now: datetime,
     ) -> None:
+        for record, line_no, at in self._decode_lines(tracked, lines, fallback, now):
+            state.feed(record, line_no, at)
+
+    def _decode_lines(
+        self,
+        tracked: TrackedFile,
+        lines: list[tuple[int | None, bytes]],
+        fallback: datetime,
+        now: datetime,
+    ) -> list[tuple[JSONDict, int | None, datetime]]:
+        """Every record of `lines`, with its line number and the time it was written."""
         source = tracked.source
         last_at = fallback
+        out: list[tuple[JSONDict, int | None, datetime]] = []
         for line_no, raw in lines:
             decoded = decode_line(raw)
             self.stats.lines += 1
@@ -407,7 +432,8 @@ class Engine:
                 # from when it was written), never later than now.
                 at = min(written, now) if written is not None else max(last_at, fallback)
                 last_at = at
-                state.feed(record, line_no, at)
+                out.append((record, line_no, at))
+        return out
 
     def _reload_document(self, tracked: TrackedFile, now: datetime) -> None:
         """Legacy whole-document transcripts are re-read whole on every change."""
@@ -517,18 +543,32 @@ class Engine:
 
     def _remove_session(self, sid: str, agent: str) -> None:
         self._cancel_timer(sid)
+        self.hooks.forget(sid)
+        self._hook_files.pop(sid, None)
         self._cold.pop(sid, None)
+        self._children.pop(sid, None)
+        for children in self._children.values():
+            children.discard(sid)
         if self.sessions.pop(sid, None) is not None:
             self._activity_published.pop(sid, None)
             self.hub.publish("removed", {"session_id": sid}, agent=agent, session_id=sid)
 
     def _main_file(self, session_id: str) -> TrackedFile | None:
         path = self._by_session.get(session_id)
-        return self.files.get(path) if path is not None else None
+        tracked = self.files.get(path) if path is not None else None
+        if tracked is None or tracked.state is None:  # none, or cold: hooks may stand in
+            return self._hook_files.get(session_id, tracked)
+        return tracked
 
     # -- classification and publishing ------------------------------------------
 
     def thresholds_for(self, session_id: str) -> Thresholds:
+        # Hooks report this session's approvals (or its parent's, for a subagent): the
+        # transcript does not guess them.
+        shown = self.sessions.get(session_id)
+        parent = shown.parent_id if shown is not None else None
+        if self.hooks.exact_approvals(session_id) or (parent and self.hooks.exact_approvals(parent)):
+            return replace(self.config.thresholds, infer_approval=False)
         return self.config.thresholds
 
     def _evaluate(
@@ -552,7 +592,23 @@ class Engine:
             return
         tracked.failures = 0
         verdict = self._with_compaction(tracked.session_id, verdict, now)
+        verdict = self._with_children(tracked.session_id, verdict)
+        verdict, source = self._with_hooks(tracked, verdict, now, source)
         self.apply(tracked, verdict, now=now, source=source, signal_at=signal_at, initial=initial)
+
+    def _with_children(self, sid: str, verdict: Classification) -> Classification:
+        """A subagent's permission prompt shows in its parent's terminal: the parent waits."""
+        if verdict.status != "working":
+            return verdict
+        for child_id in self._children.get(sid, ()):
+            child = self.sessions.get(child_id)
+            if child is not None and child.status == "waiting_for_approval":
+                verdict.status = "waiting_for_approval"
+                verdict.pending_tool = child.pending_tool
+                verdict.reason = f"a subagent waits for approval ({child.reason})"
+                verdict.since = child.status_since
+                return verdict
+        return verdict
 
     def _with_compaction(self, sid: str, verdict: Classification, now: datetime) -> Classification:
         started = self._compacting.get(sid)
@@ -613,6 +669,14 @@ class Engine:
         )
         self.sessions[sid] = new
         self._arm_timer(sid, verdict.recheck_at, now)
+        if new.parent_id is not None:
+            self._children.setdefault(new.parent_id, set()).add(sid)
+            waits = "waiting_for_approval"
+            if changed_status and waits in (status, old.status if old else None):
+                parent = self._main_file(new.parent_id)
+                if parent is not None and parent is not tracked:
+                    self._evaluate(parent, now=now, source=source, signal_at=signal_at,
+                                   initial=initial)
         if initial:
             self._activity_published[sid] = new.last_activity
             return
@@ -707,6 +771,68 @@ class Engine:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
+
+    # -- hooks -------------------------------------------------------------------------
+
+    def hook_event(self, agent: str, payload: JSONDict, received: float) -> None:
+        """An agent's hook (POST /hooks/{agent}): the session changes at once.
+
+        In memory only (no file is read): a hook must never keep the agent waiting.
+        `received` is the loop time the request arrived, where the latency starts. A hook
+        for a session with no transcript (yet) creates it; it is matched to its file
+        when that appears (same engine session id, see `hooks.parse_hook`).
+        """
+        signal = parse_hook(agent, payload, utcnow())
+        if signal is None:
+            return
+        sid = signal.session_id
+        shown = self.sessions.get(sid)
+        entry = self.hooks.record(signal, shown.status if shown is not None else None)
+        tracked = self._main_file(sid)
+        if tracked is None or tracked.state is None:
+            if entry.overlay is None or (shown is None and entry.overlay.status == "ended"):
+                return  # nothing to show: an unknown event, or the end of an unknown session
+            tracked = self._hook_file(sid, entry)
+            if tracked is None:
+                return
+        self._evaluate(tracked, now=signal.received, source="hook", signal_at=received)
+
+    def _with_hooks(
+        self, tracked: TrackedFile, verdict: Classification, now: datetime, source: Source
+    ) -> tuple[Classification, Source]:
+        """The transcript's verdict reconciled with the session's hook overlay."""
+        sid = tracked.session_id
+        hook_only = self._hook_files.get(sid) is tracked
+        if not hook_only and sid in self._hook_files:
+            del self._hook_files[sid]  # its transcript is read now: it takes over
+        overlay = self.hooks.overlay(sid)
+        if overlay is None:
+            return verdict, source
+        assert tracked.state is not None
+        result = reconcile(None if hook_only else verdict, overlay, now,
+                           self.thresholds_for(sid), tracked.state.last_activity)
+        if result.expired:
+            self.hooks.expire(sid)
+        decided = result.classification.decided
+        return result.classification, source if decided == "transcript" else decided
+
+    def _hook_file(self, sid: str, entry: HookSession) -> TrackedFile | None:
+        """The stand-in file of a session known from its hooks only."""
+        tracked = self._hook_files.pop(sid, None)
+        if tracked is None:
+            source = next((r.source for r in self.roots if r.source.agent == entry.agent), None)
+            if source is None:
+                return None
+            path = Path(f"<hooks>/{entry.agent}/{sid}")
+            tracked = TrackedFile(path, source, FileInfo(entry.agent, sid), Tailer(path),
+                                  state=HookOnlyState(sid, entry))
+        self._hook_files[sid] = tracked  # most recently heard last
+        while len(self._hook_files) > MAX_HOOK_ONLY:
+            old_sid, old = next(iter(self._hook_files.items()))
+            del self._hook_files[old_sid]
+            if self._by_session.get(old_sid) is None:
+                self._remove_session(old_sid, old.source.agent)
+        return tracked
 
     # -- views -----------------------------------------------------------------------
 

@@ -581,7 +581,8 @@ def test_ask_user_question_waits_for_input() -> None:
     assert (v.status, v.since) == ("waiting_for_input", t(10))
     assert v.pending_tool is not None and v.pending_tool.summary == questions[0]["question"]
     assert "AskUserQuestion" in v.reason
-    assert classify(state, t(11), LIMITS).pending_tool is None  # waiting shows no tool
+    # The question asked stays on the session: the panel and the toast show it.
+    assert classify(state, t(11), LIMITS).pending_tool == v.pending_tool
 
 
 @pytest.mark.parametrize("name", ["Task", "Agent"])

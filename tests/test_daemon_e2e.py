@@ -276,3 +276,28 @@ def test_startup_classifies_existing_files_without_events(tmp_path: Path) -> Non
         assert listing["last_event_id"] == 0  # nothing was published for them
     finally:
         proc.kill()
+
+
+async def test_a_subagent_waiting_for_approval_makes_its_parent_wait(
+    daemon: DaemonProcess, events: SSEClient
+) -> None:
+    parent = ClaudeTranscript(daemon.claude_projects, cwd="/home/u/big")
+    parent.write(parent.prompt("explore and fix"))
+    await events.transition_to("working")
+    parent.write(parent.tool_use("Task", {"description": "explore", "prompt": "look around"}))
+    # The subagent's own file (2.1.x layout), asking to run a command.
+    child = ClaudeTranscript(daemon.claude_projects, session_id=parent.session_id, cwd="/home/u/big")
+    child.path = parent.path.parent / parent.session_id / "subagents" / "agent-a1b2c3.jsonl"
+    line = child.tool_use("Bash", {"command": "rm -rf build"})
+    line.update(isSidechain=True, agentId="a1b2c3")
+    child.write(line)
+    waiting = await events.transition_to("waiting_for_approval")
+    ids = {waiting.data["session_id"]}
+    if waiting.data["session_id"] != parent.session_id:
+        assert waiting.data["session"]["parent_id"] == parent.session_id
+        waiting = await events.transition_to("waiting_for_approval")
+        ids.add(waiting.data["session_id"])
+    assert parent.session_id in ids
+    shown = daemon.sessions()[parent.session_id]
+    assert shown["status"] == "waiting_for_approval"
+    assert shown["pending_tool"] == {"name": "Bash", "summary": "rm -rf build"}

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from sessiond.protocol import Agent, JSONDict, PendingTool, Status
+from sessiond.protocol import Agent, JSONDict, PendingTool, Source, Status
 
 FileRole = Literal["session", "subagent", "compaction"]
 
@@ -156,7 +156,8 @@ class Classification:
     since: datetime | None
     pending_tool: PendingTool | None
     recheck_at: datetime | None
-    decided: Literal["transcript", "timer"] = "transcript"
+    # Which path decided: the transcript, a timer's deadline, or a hook (`hooks.reconcile`).
+    decided: Source = "transcript"
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -189,7 +190,9 @@ def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Class
         status=status,
         reason=reason,
         since=since,
-        pending_tool=v.pending_tool if status in ("working", "waiting_for_approval") else None,
+        # Waiting for input keeps a pending tool too: it is the question asked
+        # (AskUserQuestion), which the panel and the toast show.
+        pending_tool=v.pending_tool if status not in ("idle", "ended") else None,
         recheck_at=recheck,
     )
 

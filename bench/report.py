@@ -1,0 +1,107 @@
+"""The table: each figure beside its target (issue 9), met or missed."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    figure: str
+    value: float | None  # None: not measurable here (the note says why)
+    unit: str
+    target: float | None = None  # met when value <= target
+    note: str = ""
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None or self.value is None or math.isnan(self.value):
+            return None
+        return self.value <= self.target
+
+
+def rows_for(name: str, r: Any) -> list[Row]:
+    if name == "latency":
+        targets = {1: (10.0, 20.0), 100: (None, 30.0), 1000: (None, 150.0)}
+        rows: list[Row] = []
+        for one in r:
+            n = one["clients"]
+            p50_target, p99_target = targets.get(n, (None, None))
+            note = _losses(one)
+            rows.append(Row(f"file → SSE, {_clients(n)}: p50", one["p50_ms"], "ms", p50_target, note))
+            rows.append(Row(f"file → SSE, {_clients(n)}: p99", one["p99_ms"], "ms", p99_target,
+                            f"max {one['max_ms']:.1f} ms; last client p99 "
+                            f"{one['last_client']['p99_ms']:.1f} ms"))
+        biggest = max(r, key=lambda one: one["clients"])
+        rows.append(Row(f"memory per SSE client ({biggest['clients']} clients)",
+                        biggest["kb_per_client"], "KB", 20.0 if biggest["clients"] >= 1000 else None,
+                        f"{biggest['kb_per_client_after_events']:.1f} KB after the events"))
+        return rows
+    if name == "hooks":
+        if not r["wired"]:
+            return [Row("hook → SSE p99", None, "ms", 5.0,
+                        f"n/a (hooks not wired: no transition; HTTP {r['http_status']})")]
+        return [Row("hook → SSE p50", r["p50_ms"], "ms", None, f"{r['samples']} samples"),
+                Row("hook → SSE p99", r["p99_ms"], "ms", 5.0, f"max {r['max_ms']:.1f} ms")]
+    if name == "startup":
+        size = f"{r['files']} files, {r['bytes'] / 2**30:.2f} GB; read {r['read_fraction']:.1%} of it"
+        return [Row("start-up: launch → /health ok", r["health_s"], "s", None, size),
+                Row("start-up: launch → first snapshot", r["snapshot_s"], "s", 2.0,
+                    f"median of {len(r['runs'])}")]
+    if name == "load":
+        label = f"load ({r['sessions']} sessions, {r['lines_per_s']:.0f} lines/s)"
+        return [Row(f"{label}: p99", r["p99_ms"], "ms", 50.0, f"p50 {r['p50_ms']:.1f} ms"),
+                Row(f"{label}: dropped", r["dropped"], "events", 0.0,
+                    f"{r['received']}/{r['expected']} received"),
+                Row(f"{label}: CPU", r["cpu_percent"], "% of a core", 60.0),
+                Row(f"{label}: peak RSS", r["peak_rss_mb"], "MB", None)]
+    if name == "idle":
+        label = f"idle ({r['sessions']} sessions, {r['clients']} clients, {r['seconds']:.0f} s)"
+        return [Row(f"{label}: CPU", r["cpu_percent"], "% of a core", 0.2,
+                    f"{r['cpu_ms']:.0f} ms of CPU"),
+                Row(f"{label}: wakeups", r["wakeups_per_s"], "/s", None),
+                Row(f"{label}: RSS", r["rss_mb"], "MB", 60.0)]
+    if name == "bursts":
+        return [Row(f"burst (line every 50 ms for {r['seconds']:.0f} s) → end of turn: p50",
+                    r["p50_ms"], "ms", None),
+                Row("burst → end of turn: max", r["max_ms"], "ms", 20.0,
+                    "target: the 1-client p99 (no debounce holds a busy session back)")]
+    raise ValueError(name)
+
+
+def _losses(one: dict[str, Any]) -> str:
+    missing = one["expected"] - one["received"]
+    parts = [f"{one['received']}/{one['expected']} deliveries"]
+    if missing or one["wrong"] or one["lost_connections"]:
+        parts.append(f"{missing} missing, {one['wrong']} unmatched, "
+                     f"{one['lost_connections']} connections lost")
+    return "; ".join(parts)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    if value == int(value) and abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def table(rows: list[Row], *, thresholds: bool = True) -> str:
+    header = ("figure", "measured", "target", "" if not thresholds else "met", "note")
+    lines = []
+    for r in rows:
+        target = f"≤ {_fmt(r.target)} {r.unit}" if r.target is not None else "—"
+        met = "" if not thresholds or r.met is None else ("yes" if r.met else "NO")
+        lines.append((r.figure, f"{_fmt(r.value)} {r.unit}", target, met, r.note))
+    widths = [max(len(str(x[i])) for x in [header, *lines]) for i in range(4)]
+    out = ["  ".join(str(h).ljust(w) for h, w in zip(header[:4], widths, strict=True)) + "  " + header[4]]
+    out.append("  ".join("-" * w for w in widths) + "  " + "-" * 4)
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(line[:4], widths, strict=True)) + "  " + line[4]
+            for line in lines]
+    return "\n".join(out)
+
+
+def _clients(n: int) -> str:
+    return "1 client" if n == 1 else f"{n:,} clients"

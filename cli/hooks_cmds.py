@@ -1,0 +1,218 @@
+"""`sessiond hooks install|uninstall|status [--agent NAME]` and `sessiond hook AGENT [PAYLOAD]`.
+
+Thin click wrappers: the file editing is `sessiond.hook_install`, the forwarding
+`sessiond.hook_forward`; `register(group)` adds them to the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+import click
+from sessiond import hook_forward, hook_install
+from sessiond.config import Config, ConfigError, default_state_dir
+from sessiond.hook_install import HOOK_AGENTS, FileStatus, HookAgent, HookInstallError, Setup
+from sessiond.protocol import RuntimeInfo, parse_ts
+
+_AGENT = click.option(
+    "--agent", type=click.Choice(HOOK_AGENTS), help="Only this agent (default: all three)."
+)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(hooks)
+    group.add_command(hook)
+
+
+@click.group()
+def hooks() -> None:
+    """The agents' hooks: exact, instant status from Claude Code, Codex and Gemini CLI."""
+
+
+@hooks.command()
+@_AGENT
+def install(agent: HookAgent | None) -> None:
+    """Add sessiond's hooks to the agents' own settings (keeping everything else)."""
+    setup = _setup(agent, create_token=True)
+    failed = False
+    for name in _agents(agent):
+        try:
+            changes = hook_install.install(name, setup)
+        except HookInstallError as exc:
+            click.echo(f"{name}: {exc}", err=True)
+            failed = True
+            continue
+        for change in changes:
+            if change.changed:
+                kept = f" (backup: {change.backup})" if change.backup else ""
+                click.echo(f"{name}: installed in {change.path}{kept}")
+            else:
+                click.echo(f"{name}: already installed in {change.path}")
+            for note in change.notes:
+                click.echo(f"  note: {note}")
+    sys.exit(1 if failed else 0)
+
+
+@hooks.command()
+@_AGENT
+def uninstall(agent: HookAgent | None) -> None:
+    """Remove exactly the hooks `sessiond hooks install` added."""
+    setup = _setup(agent, create_token=False)
+    failed = False
+    for name in _agents(agent):
+        try:
+            changes = hook_install.uninstall(name, setup)
+        except HookInstallError as exc:
+            click.echo(f"{name}: {exc}", err=True)
+            failed = True
+            continue
+        for change in changes:
+            if change.changed:
+                kept = f" (backup: {change.backup})" if change.backup else ""
+                click.echo(f"{name}: removed from {change.path}{kept}")
+            else:
+                click.echo(f"{name}: nothing to remove in {change.path}")
+    sys.exit(1 if failed else 0)
+
+
+@hooks.command()
+@_AGENT
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(agent: HookAgent | None, as_json: bool) -> None:
+    """What is installed for each agent, and whether the daemon has heard from it."""
+    setup = _setup(agent, create_token=False)
+    heard, running = _heard()
+    report = {name: hook_install.status(name, setup) for name in _agents(agent)}
+    if as_json:
+        agents = {
+            name: {"files": [_file_json(f) for f in files], "last_heard": heard.get(name)}
+            for name, files in report.items()
+        }
+        click.echo(json.dumps({"daemon_running": running, "agents": agents}, indent=2))
+        return
+    now = datetime.now(UTC)
+    for name, files in report.items():
+        click.echo(f"{name}:")
+        for f in files:
+            click.echo(f"  {_describe(f)}")
+            for warning in f.warnings:
+                click.echo(f"    warning: {warning}")
+        last = parse_ts(heard.get(name))
+        if not running:
+            click.echo("  daemon: not running, so nothing heard")
+        elif last is None:
+            click.echo("  daemon: has not heard from its hooks since it started")
+        else:
+            click.echo(f"  daemon: last heard from its hooks {_ago(now - last)} ago")
+
+
+def _file_json(f: FileStatus) -> dict[str, object]:
+    return {"path": str(f.path), "exists": f.exists, "installed": f.installed, "expected": f.expected,
+            "stale": f.stale, "problem": f.problem, "warnings": f.warnings}  # fmt: skip
+
+
+def _describe(f: FileStatus) -> str:
+    if f.problem:
+        return f.problem
+    if not f.installed:
+        return f"not installed ({f.path})"
+    n, of = len(f.installed), len(f.expected)
+    what = f"installed ({n} of {of} events)" if of > 1 else "installed"
+    if f.stale:
+        what += ", out of date: run `sessiond hooks install` again"
+    return f"{what} in {f.path}"
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{max(seconds, 0)} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+               add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(args: tuple[str, ...]) -> None:
+    """Forward one hook payload to the daemon: AGENT [PAYLOAD], else stdin (used by the hooks)."""
+    hook_forward.main(list(args))
+    sys.exit(0)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _agents(agent: HookAgent | None) -> tuple[HookAgent, ...]:
+    return (agent,) if agent else HOOK_AGENTS
+
+
+def _config() -> Config:
+    try:
+        return Config.from_env()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _setup(agent: HookAgent | None, *, create_token: bool) -> Setup:
+    config = _config()
+    env = config.env
+    port = config.port
+    try:
+        port = RuntimeInfo.from_json(json.loads(config.runtime_file.read_text("utf-8"))).port
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not running: the port it will listen on
+    if create_token:
+        from sessiond.app import ensure_state_dir, load_token
+
+        ensure_state_dir(config.state_dir)
+        token = load_token(config.token_file)
+    else:
+        try:
+            token = config.token_file.read_text("utf-8").strip()
+        except OSError:
+            token = ""
+    custom = config.state_dir != default_state_dir({})
+    return Setup(
+        env=env,
+        home=config.home,
+        port=port,
+        token=token,
+        forwarder=hook_install.forwarder_argv(config.state_dir if custom else None),
+        claude_version=_claude_version(env) if agent in (None, "claude") else None,
+    )
+
+
+def _claude_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
+    exe = shutil.which("claude", path=env.get("PATH", os.defpath))
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return hook_install.parse_version(done.stdout)
+
+
+def _heard() -> tuple[dict[str, str | None], bool]:
+    from sessiond.client import DaemonUnavailable, find_daemon, request
+
+    config = _config()
+    try:
+        endpoint = find_daemon(config.state_dir)
+        code, body = request(endpoint, "GET", "/api/hooks", timeout=2.0)
+    except DaemonUnavailable:
+        return {}, False
+    if code != 200 or not isinstance(body, dict):
+        return {}, True
+    agents = body.get("agents")
+    if not isinstance(agents, dict):
+        return {}, True
+    return {k: v.get("last_heard") for k, v in agents.items() if isinstance(v, dict)}, True

@@ -1,0 +1,664 @@
+"""`sessiond hooks install | uninstall | status`: the hook entries in the agents' own settings.
+
+Recipes: shared/docs/agent-hooks.md §1.7 (Claude Code), §2.1 and §2.4 (Codex), §3 (Gemini
+CLI). Every edit follows the same rules:
+
+- the user's file is the user's: every other key, hook and group stays as it is, in its
+  order; our entries are appended after the user's (Codex trusts hooks by position);
+- our entries are told apart by their text (our URL, our forwarder command), never by
+  a marker key the agent might reject;
+- a file that is not valid JSON / TOML is refused with one sentence, untouched;
+- the file is backed up first (`<file>.sessiond-backup-<UTC time>`, same mode), then
+  written atomically (temp file in the same directory, fsync, rename) with its mode
+  kept; a symlinked file (dotfile setups) is written through to its target;
+- installing twice changes nothing (not a byte: no write at all); installing again
+  after a change of port, token or forwarder path repairs our entries in place;
+  uninstall removes exactly what install added.
+
+Claude Code gets `type: "http"` hooks that POST straight to the daemon: no process per
+event, so a PreToolUse/PermissionRequest (which Claude waits for) costs it a loopback
+request. The daemon's token is written into the handler's `headers` literally: Claude
+Code substitutes `$VARS` in headers only from the user's environment, which a desktop
+launch or an IDE may not carry. `SessionStart` (no HTTP there) and Claude Code before
+2.1.63 use the command forwarder. Codex and Gemini CLI run commands only: the forwarder,
+`sessiond-hook AGENT` (see hook_forward.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import stat
+import sys
+import tempfile
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+HookAgent = Literal["claude", "codex", "gemini"]
+HOOK_AGENTS: tuple[HookAgent, ...] = ("claude", "codex", "gemini")
+
+Version = tuple[int, ...]
+# Claude Code: each event we install and the first version that has it. Before 2.1.101
+# an unknown event name made Claude Code skip the WHOLE settings file (agent-hooks.md
+# §1.6), so events are gated on `claude --version` when it is known.
+CLAUDE_EVENTS: tuple[tuple[str, Version], ...] = (
+    ("SessionStart", (1, 0, 62)),
+    ("UserPromptSubmit", (1, 0, 54)),
+    ("PreToolUse", (1, 0, 38)),
+    ("PermissionRequest", (2, 0, 45)),
+    ("PostToolUse", (1, 0, 38)),
+    ("PostToolUseFailure", (2, 1, 50)),
+    ("Notification", (1, 0, 38)),
+    ("Stop", (1, 0, 38)),
+    ("StopFailure", (2, 1, 78)),
+    ("SubagentStop", (1, 0, 41)),
+    ("PreCompact", (1, 0, 48)),
+    ("SessionEnd", (1, 0, 85)),
+)
+CLAUDE_HTTP_SINCE: Version = (2, 1, 63)
+CLAUDE_COMMAND_ONLY = frozenset({"SessionStart"})  # events that take no http handler
+CODEX_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest",
+                "PostToolUse", "Stop", "Interrupt", "SessionEnd")  # fmt: skip
+CODEX_SHORT = frozenset({"SessionEnd", "Interrupt"})  # Codex caps their timeout at 3 s
+GEMINI_EVENTS: tuple[tuple[str, str, bool], ...] = (  # event, handler name, tool matcher
+    ("SessionStart", "sessiond-session-start", False),
+    ("BeforeAgent", "sessiond-before-agent", False),
+    ("BeforeTool", "sessiond-before-tool", True),
+    ("AfterTool", "sessiond-after-tool", True),
+    ("Notification", "sessiond-notification", False),
+    ("AfterAgent", "sessiond-after-agent", False),
+    ("SessionEnd", "sessiond-session-end", False),
+)
+_OUR_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/hooks/(claude|codex|gemini|cursor)")
+_FORWARDER_NAMES = ("sessiond-hook", "sessiond-hook.exe")
+
+
+class HookInstallError(Exception):
+    """A settings file cannot be changed safely; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """Where the agents keep their settings, and what our entries must say."""
+
+    env: Mapping[str, str]
+    home: Path
+    port: int
+    token: str
+    forwarder: tuple[str, ...]  # argv of `sessiond-hook`, without the agent
+    claude_version: Version | None = None  # None: unknown, taken to be current
+
+    @property
+    def claude_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/claude"
+
+    def command(self, agent: str) -> str:
+        return shlex.join([*self.forwarder, agent])
+
+
+@dataclass(slots=True)
+class Change:
+    """What install/uninstall did to one file."""
+
+    path: Path
+    changed: bool
+    backup: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class FileStatus:
+    path: Path
+    exists: bool
+    installed: list[str] = field(default_factory=list)  # events with our entries
+    expected: list[str] = field(default_factory=list)
+    stale: bool = False  # our entries name another port, token or forwarder
+    problem: str = ""  # the file cannot be read
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- where things are ---------------------------------------------------------------------
+
+
+def claude_settings(env: Mapping[str, str], home: Path) -> Path:
+    base = env.get("CLAUDE_CONFIG_DIR", "").strip()
+    return (Path(base).expanduser() if base else home / ".claude") / "settings.json"
+
+
+def codex_home(env: Mapping[str, str], home: Path) -> Path:
+    base = env.get("CODEX_HOME", "").strip()
+    return Path(base).expanduser() if base else home / ".codex"
+
+
+def gemini_settings(env: Mapping[str, str], home: Path) -> Path:
+    base = env.get("GEMINI_CLI_HOME", "").strip()
+    return (Path(base).expanduser() if base else home) / ".gemini" / "settings.json"
+
+
+def forwarder_argv(state_dir: Path | None = None, python: str | None = None) -> tuple[str, ...]:
+    """The command that runs the forwarder: `sessiond-hook` beside this Python, if installed.
+
+    Absolute, and the same for every sessiond release installed there: Codex hashes the
+    command text for its trust check. `--state-dir` is added only when sessiond runs
+    with a state dir other than its default, which the agent's environment won't know.
+    """
+    python = python or sys.executable
+    here = Path(python).parent
+    found = next((here / n for n in _FORWARDER_NAMES if (here / n).is_file()), None)
+    which = shutil.which("sessiond-hook")
+    if found is not None:
+        argv: tuple[str, ...] = (os.path.abspath(found),)
+    elif which:
+        argv = (os.path.abspath(which),)
+    else:
+        argv = (os.path.abspath(python), "-m", "sessiond.hook_forward")
+    if state_dir is not None:
+        argv += ("--state-dir", str(state_dir))
+    return argv
+
+
+def is_our_command(command: object, agent: str) -> bool:
+    """Is this command (a string, or an argv list) a sessiond forwarder for `agent`?"""
+    if isinstance(command, str):
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            return False
+    elif isinstance(command, list) and all(isinstance(a, str) for a in command):
+        argv = list(command)
+    else:
+        return False
+    if len(argv) < 2 or argv[-1] != agent:
+        return False
+    names = [os.path.basename(a) for a in argv[:-1]]
+    if any(n in _FORWARDER_NAMES for n in names) or "sessiond.hook_forward" in argv:
+        return True
+    return any(n == "sessiond" and argv[i + 1 : i + 2] == ["hook"] for i, n in enumerate(names))
+
+
+def _is_our_url(url: object, agent: str) -> bool:
+    return isinstance(url, str) and (m := _OUR_URL.fullmatch(url)) is not None and m.group(1) == agent
+
+
+# -- JSON settings files -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _JsonFormat:
+    indent: str | int = 2
+    newline: bool = True
+    crlf: bool = False
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HookInstallError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+def _load_json(path: Path, raw: bytes | None) -> tuple[dict[str, Any], _JsonFormat]:
+    if raw is None or not raw.strip():
+        return {}, _JsonFormat()
+    try:
+        text = raw.decode("utf-8-sig")
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise HookInstallError(
+            f"{path} is not valid JSON{where}, so sessiond will not touch it; fix it and run this again."
+        ) from exc
+    if not isinstance(data, dict):
+        raise HookInstallError(f"{path} does not hold a JSON object, so sessiond will not touch it.")
+    indent: str | int = 2
+    found = re.search(r"\n([ \t]+)\S", text)
+    if found:
+        ws = found.group(1)
+        indent = ws if "\t" in ws else len(ws)
+    return data, _JsonFormat(indent, text.endswith("\n"), "\r\n" in text)
+
+
+def _dump_json(data: dict[str, Any], fmt: _JsonFormat) -> bytes:
+    text = json.dumps(data, indent=fmt.indent, ensure_ascii=False)
+    if fmt.newline:
+        text += "\n"
+    if fmt.crlf:
+        text = text.replace("\n", "\r\n")
+    return text.encode("utf-8")
+
+
+def _hooks_table(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    hooks = data.get("hooks")
+    if hooks is None:
+        return {}
+    if not isinstance(hooks, dict):
+        raise HookInstallError(f'"hooks" in {path} is not a JSON object, so sessiond will not touch it.')
+    for event, groups in hooks.items():
+        if not isinstance(groups, list):
+            raise HookInstallError(
+                f'"hooks.{event}" in {path} is not a list, so sessiond will not touch the file.'
+            )
+    return hooks
+
+
+Ours = Callable[[dict[str, Any]], bool]
+
+
+def _set_groups(
+    data: dict[str, Any], path: Path, wanted: dict[str, dict[str, Any]], ours: Ours
+) -> dict[str, Any]:
+    """`data` with exactly the groups in `wanted` (event -> group) as ours.
+
+    A group of ours already there is replaced in place (repairing drift without moving
+    anything); a missing one is appended after the user's; our handlers on events no
+    longer wanted are removed, with the groups and events that leaves empty.
+    """
+    data = json.loads(json.dumps(data))  # a deep copy; the original stays for comparison
+    hooks = _hooks_table(data, path)
+    for event in list(hooks):
+        groups = hooks[event]
+        kept: list[Any] = []
+        placed = False
+        removed = False
+        for group in groups:
+            handlers = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(handlers, list) or not any(_ours(h, ours) for h in handlers):
+                kept.append(group)
+                continue
+            mine = [h for h in handlers if _ours(h, ours)]
+            others = [h for h in handlers if not _ours(h, ours)]
+            if others:  # our handler inside a group of the user's: take ours out only
+                group["hooks"] = others
+                kept.append(group)
+                removed = True
+            elif event in wanted and not placed:
+                kept.append(wanted[event] if mine else group)
+                placed = True
+            else:
+                removed = True
+        if event in wanted and not placed:
+            kept.append(wanted[event])
+            placed = True
+        if kept:
+            hooks[event] = kept
+        elif removed:
+            del hooks[event]
+    for event, group in wanted.items():
+        if event not in hooks:
+            hooks[event] = [group]
+    if hooks:
+        data["hooks"] = hooks
+    elif "hooks" in data:
+        del data["hooks"]
+    return data
+
+
+def _ours(handler: object, ours: Ours) -> bool:
+    return isinstance(handler, dict) and ours(handler)
+
+
+def _installed(data: dict[str, Any], path: Path, ours: Ours) -> dict[str, list[dict[str, Any]]]:
+    """Our handlers, by event."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for event, groups in _hooks_table(data, path).items():
+        for group in groups:
+            handlers = group.get("hooks") if isinstance(group, dict) else None
+            for handler in handlers if isinstance(handlers, list) else []:
+                if _ours(handler, ours):
+                    found.setdefault(event, []).append(handler)
+    return found
+
+
+# -- the agents' entries ---------------------------------------------------------------------------
+
+
+def claude_events(version: Version | None) -> list[str]:
+    return [e for e, since in CLAUDE_EVENTS if version is None or version >= since]
+
+
+def _claude_ours(handler: dict[str, Any]) -> bool:
+    return _is_our_url(handler.get("url"), "claude") or is_our_command(handler.get("command"), "claude")
+
+
+def claude_groups(setup: Setup) -> dict[str, dict[str, Any]]:
+    http = setup.claude_version is None or setup.claude_version >= CLAUDE_HTTP_SINCE
+    groups: dict[str, dict[str, Any]] = {}
+    for event in claude_events(setup.claude_version):
+        handler: dict[str, Any]
+        if http and event not in CLAUDE_COMMAND_ONLY:
+            handler = {
+                "type": "http",
+                "url": setup.claude_url,
+                # The literal token: see the module docstring. It lets only this
+                # machine's hooks post statuses; `sessiond hooks status` tells if it
+                # no longer matches the daemon's.
+                "headers": {"Authorization": f"Bearer {setup.token}"},
+                "timeout": 2 if event == "SessionEnd" else 3,
+            }
+        else:
+            handler = {"type": "command", "command": setup.command("claude"), "timeout": 5}
+            if http:
+                handler["async"] = True  # SessionStart: never hold up a start
+        groups[event] = {"hooks": [handler]}
+    return groups
+
+
+def _codex_ours(handler: dict[str, Any]) -> bool:
+    return is_our_command(handler.get("command"), "codex")
+
+
+def codex_groups(setup: Setup) -> dict[str, dict[str, Any]]:
+    return {
+        event: {"hooks": [{"type": "command", "command": setup.command("codex"),
+                           "timeout": 2 if event in CODEX_SHORT else 5}]}
+        for event in CODEX_EVENTS
+    }
+
+
+def _gemini_ours(handler: dict[str, Any]) -> bool:
+    names = {name for _, name, _ in GEMINI_EVENTS}
+    return is_our_command(handler.get("command"), "gemini") or handler.get("name") in names
+
+
+def gemini_groups(setup: Setup) -> dict[str, dict[str, Any]]:
+    groups: dict[str, dict[str, Any]] = {}
+    for event, name, tools in GEMINI_EVENTS:
+        handler = {"type": "command", "name": name,
+                   "timeout": 2000 if event == "SessionEnd" else 3000,  # milliseconds
+                   "command": setup.command("gemini")}  # fmt: skip
+        groups[event] = {"matcher": "*", "hooks": [handler]} if tools else {"hooks": [handler]}
+    return groups
+
+
+_JSON_AGENTS: dict[str, tuple[Callable[[Setup], dict[str, dict[str, Any]]], Ours]] = {
+    "claude": (claude_groups, _claude_ours),
+    "codex": (codex_groups, _codex_ours),
+    "gemini": (gemini_groups, _gemini_ours),
+}
+
+
+def hook_file(agent: HookAgent, setup: Setup) -> Path:
+    if agent == "claude":
+        return claude_settings(setup.env, setup.home)
+    if agent == "codex":
+        return codex_home(setup.env, setup.home) / "hooks.json"
+    return gemini_settings(setup.env, setup.home)
+
+
+# -- Codex's notify (config.toml) ----------------------------------------------------------------------
+
+
+def codex_config(setup: Setup) -> Path:
+    return codex_home(setup.env, setup.home) / "config.toml"
+
+
+def _load_toml(path: Path, raw: bytes | None) -> tuple[dict[str, Any], str]:
+    if raw is None:
+        return {}, ""
+    try:
+        text = raw.decode("utf-8")
+        return tomllib.loads(text), text
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise HookInstallError(
+            f"{path} is not valid TOML ({exc}), so sessiond will not touch it; fix it and run this again."
+        ) from exc
+
+
+def _toml_string(text: str) -> str:
+    # A TOML basic string: JSON's escapes minus the \\uD83D surrogate pairs, which TOML
+    # lacks (so non-ASCII is written as itself).
+    return json.dumps(text, ensure_ascii=False)
+
+
+def notify_line(setup: Setup) -> str:
+    argv = [*setup.forwarder, "codex"]
+    return "notify = [" + ", ".join(_toml_string(a) for a in argv) + "]"
+
+
+_NOTIFY_KEY = re.compile(r"^[ \t]*notify[ \t]*=")
+_TABLE_HEADER = re.compile(r"^[ \t]*\[")
+
+
+def _with_notify(path: Path, text: str, parsed: dict[str, Any], setup: Setup) -> str:
+    """`text` with our top-level `notify` line (added before the first table, or repaired)."""
+    line = notify_line(setup)
+    wanted = [*setup.forwarder, "codex"]
+    current = parsed.get("notify")
+    if current is not None and not is_our_command(current, "codex"):
+        raise HookInstallError(
+            f"{path} already sets notify = {json.dumps(current)} for another program, and Codex "
+            "runs only one, so sessiond will not replace it (its hooks.json entries need no notify)."
+        )
+    if current == wanted:
+        return text
+    eol = "\r\n" if "\r\n" in text else "\n"
+    lines = text.splitlines(keepends=True)
+    if current is not None:
+        spots = [i for i, ln in enumerate(lines) if _NOTIFY_KEY.match(ln) and _line_value(ln) == current]
+        if len(spots) != 1:
+            raise HookInstallError(f"Cannot find the notify line sessiond wrote in {path}; edit it by hand.")
+        ending = lines[spots[0]][len(lines[spots[0]].rstrip("\r\n")) :] or eol
+        lines[spots[0]] = line + ending
+        candidates = ["".join(lines)]
+    else:
+        first_table = next((i for i, ln in enumerate(lines) if _TABLE_HEADER.match(ln)), len(lines))
+        if lines and not lines[-1].endswith("\n") and first_table == len(lines):
+            lines[-1] += eol
+        # Before the first table header: a top-level key after one lands in that table.
+        # If the scan was fooled (a multi-line array), the very top is always top-level.
+        candidates = ["".join([*lines[:first_table], line + eol, *lines[first_table:]]),
+                      "".join([line + eol, *lines])]  # fmt: skip
+    expected = {**parsed, "notify": wanted}
+    for candidate in candidates:
+        try:
+            if tomllib.loads(candidate) == expected:
+                return candidate
+        except tomllib.TOMLDecodeError:
+            continue
+    raise HookInstallError(f"Cannot add notify to {path} safely; add it by hand: {line}")
+
+
+def _without_notify(path: Path, text: str, parsed: dict[str, Any]) -> str:
+    current = parsed.get("notify")
+    if current is None or not is_our_command(current, "codex"):
+        return text
+    lines = text.splitlines(keepends=True)
+    kept = [ln for ln in lines if not (_NOTIFY_KEY.match(ln) and _line_value(ln) == current)]
+    candidate = "".join(kept)
+    expected = {k: v for k, v in parsed.items() if k != "notify"}
+    try:
+        if tomllib.loads(candidate) == expected:
+            return candidate
+    except tomllib.TOMLDecodeError:
+        pass
+    raise HookInstallError(f"Cannot remove sessiond's notify line from {path} safely; remove it by hand.")
+
+
+def _line_value(line: str) -> object:
+    try:
+        return tomllib.loads(line).get("notify")
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+# -- writing -----------------------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes, *, now: datetime | None = None) -> Path | None:
+    """Back the file up, then replace it atomically, keeping its mode; returns the backup.
+
+    A symlink is followed and its target written (the link stays a link). A new file is
+    created 0600: it may hold the daemon's token.
+    """
+    target = Path(os.path.realpath(path))
+    backup: Path | None = None
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o600
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if st is not None:
+        backup = _backup(target, mode, now or datetime.now(UTC))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".sessiond-tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return backup
+
+
+def _backup(target: Path, mode: int, now: datetime) -> Path:
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for n in range(1000):
+        candidate = target.with_name(f"{target.name}.sessiond-backup-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(target.read_bytes())
+        return candidate
+    raise HookInstallError(f"Cannot back up {target}: too many backups with the same time.")
+
+
+# -- install / uninstall / status ---------------------------------------------------------------------
+
+
+def install(agent: HookAgent, setup: Setup) -> list[Change]:
+    """Write our hook entries into the agent's settings; nothing written if already there."""
+    return _edit(agent, setup, install=True)
+
+
+def uninstall(agent: HookAgent, setup: Setup) -> list[Change]:
+    """Remove exactly the entries `install` added (found by our URL / command text)."""
+    return _edit(agent, setup, install=False)
+
+
+def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
+    # Read and check every file first: one bad file means nothing is written for the agent.
+    planned: list[tuple[Path, bytes | None, bytes]] = []
+    path = hook_file(agent, setup)
+    raw = _read(path)
+    data, fmt = _load_json(path, raw)
+    build, ours = _JSON_AGENTS[agent]
+    new = _set_groups(data, path, build(setup) if install else {}, ours)
+    if new != data or (raw is None and install):
+        planned.append((path, raw, _dump_json(new, fmt)))
+    if agent == "codex":
+        config = codex_config(setup)
+        raw_toml = _read(config)
+        parsed, text = _load_toml(config, raw_toml)
+        if install:
+            edited = _with_notify(config, text, parsed, setup)
+        else:
+            edited = _without_notify(config, text, parsed)
+        if edited != text:
+            planned.append((config, raw_toml, edited.encode("utf-8")))
+    changes = []
+    for target, before, after in planned:
+        if before == after:
+            continue
+        backup = write_atomic(target, after)
+        changes.append(Change(target, True, backup))
+    if not changes:
+        changes.append(Change(path, False))
+    if install and agent == "claude":
+        changes[0].notes += _claude_notes(path, data, setup)
+    if install and agent == "codex" and any(c.changed and c.path == path for c in changes):
+        changes[0].notes.append("open /hooks in Codex and trust the new entries (Codex asks once)")
+    if any(c.changed for c in changes):
+        changes[0].notes.append(f"restart running {agent} sessions to load the change")
+    return changes
+
+
+def _claude_notes(path: Path, data: dict[str, Any], setup: Setup) -> list[str]:
+    notes = []
+    if setup.claude_version is None:
+        notes.append("could not run `claude --version`; installed the hooks of a current Claude Code")
+    elif setup.claude_version < CLAUDE_HTTP_SINCE:
+        notes.append("this Claude Code has no http hooks; every event runs the forwarder command")
+    try:
+        mode = stat.S_IMODE(Path(os.path.realpath(path)).stat().st_mode)
+    except OSError:
+        mode = 0
+    if mode & 0o044:
+        notes.append(f"{path} is readable by other users and now holds sessiond's token: chmod 600 it")
+    return notes + _claude_warnings(data, setup)
+
+
+def _claude_warnings(data: dict[str, Any], setup: Setup) -> list[str]:
+    warnings = []
+    if data.get("disableAllHooks") is True:
+        warnings.append("disableAllHooks is set: Claude Code runs no hooks at all")
+    allowed = data.get("allowedHttpHookUrls")
+    if isinstance(allowed, list) and not any(
+        isinstance(p, str) and re.fullmatch(re.escape(p).replace(r"\*", ".*"), setup.claude_url)
+        for p in allowed
+    ):
+        warnings.append(f"allowedHttpHookUrls does not allow {setup.claude_url}")
+    return warnings
+
+
+def status(agent: HookAgent, setup: Setup) -> list[FileStatus]:
+    """What is installed for one agent (one entry per file)."""
+    path = hook_file(agent, setup)
+    build, ours = _JSON_AGENTS[agent]
+    wanted = build(setup)
+    result = [_json_status(path, wanted, ours, setup if agent == "claude" else None)]
+    if agent == "codex":
+        config = codex_config(setup)
+        st = FileStatus(config, config.exists(), expected=["notify"])
+        try:
+            parsed, _ = _load_toml(config, _read(config))
+        except HookInstallError as exc:
+            st.problem = str(exc)
+        else:
+            current = parsed.get("notify")
+            if current is not None and is_our_command(current, "codex"):
+                st.installed.append("notify")
+                st.stale = current != [*setup.forwarder, "codex"]
+            elif current is not None:
+                st.warnings.append("notify belongs to another program")
+        result.append(st)
+    return result
+
+
+def _json_status(
+    path: Path, wanted: dict[str, dict[str, Any]], ours: Ours, claude: Setup | None
+) -> FileStatus:
+    st = FileStatus(path, path.exists(), expected=list(wanted))
+    try:
+        data, _ = _load_json(path, _read(path))
+        found = _installed(data, path, ours)
+    except HookInstallError as exc:
+        st.problem = str(exc)
+        return st
+    st.installed = [e for e in wanted if e in found]
+    st.stale = any(found.get(e) != wanted[e]["hooks"] for e in st.installed) or any(
+        e not in wanted for e in found
+    )
+    if claude is not None:
+        st.warnings += _claude_warnings(data, claude)
+    return st
+
+
+def parse_version(text: str) -> Version | None:
+    """`2.1.240 (Claude Code)` -> (2, 1, 240)."""
+    found = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(g) for g in found.groups()) if found else None

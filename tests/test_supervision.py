@@ -1,0 +1,154 @@
+"""Supervision inside (tasks, quarantine) and outside (`run --supervise`) the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sessiond.config import Config
+from sessiond.engine import Engine
+from sessiond.hub import EventHub
+from sessiond.protocol import JSONDict
+from sessiond.sources.base import FileInfo, SessionMeta, Thresholds, Verdict
+from sessiond.sources.claude import ClaudeSource
+from sessiond.tasks import TaskSupervisor
+
+from tests.daemon_proc import make_daemon
+
+
+async def test_a_failing_task_is_restarted_with_backoff() -> None:
+    runs: list[int] = []
+
+    async def flaky() -> None:
+        runs.append(1)
+        if len(runs) < 3:
+            raise RuntimeError("boom")
+        await asyncio.sleep(3600)
+
+    tasks = TaskSupervisor(first_backoff=0.01)
+    tasks.spawn("flaky", flaky)
+    for _ in range(200):
+        if len(runs) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    assert len(runs) == 3
+    assert tasks.restarts["flaky"] == 2
+    assert tasks.health["flaky"].status == "ok"
+    await tasks.stop()
+
+
+class BrokenState:
+    """A classifier with a bug: it raises on every verdict."""
+
+    def __init__(self) -> None:
+        self.meta = SessionMeta()
+        self.last_activity: datetime | None = None
+
+    def feed(self, record: JSONDict, line_no: int | None, at: datetime) -> None:
+        self.last_activity = at
+
+    def has_basis(self) -> bool:
+        return True
+
+    def verdict(self, now: datetime, limits: Thresholds) -> Verdict:
+        raise ValueError("a bug in a classifier")
+
+
+class BrokenSource(ClaudeSource):
+    def new_state(self, info: FileInfo) -> Any:
+        return BrokenState()
+
+
+async def test_a_file_whose_classifier_keeps_failing_is_quarantined(tmp_path: Path) -> None:
+    projects = tmp_path / "claude" / "projects"
+    path = projects / "-p" / "s1.jsonl"
+    path.parent.mkdir(parents=True)
+    config = Config(state_dir=tmp_path / "state", env={"CLAUDE_CONFIG_DIR": str(tmp_path / "claude")})
+    engine = Engine(config, EventHub(), [BrokenSource()])
+    engine.start()
+    for i in range(5):
+        with path.open("a") as fh:
+            fh.write(json.dumps({"type": "user", "n": i}) + "\n")
+        engine.file_changed(path)
+    assert engine.quarantined() == {str(path): "its classifier failed repeatedly"}
+    # Quarantined: no longer read, so no failure loop.
+    with path.open("a") as fh:
+        fh.write("{}\n")
+    engine.file_changed(path)
+    assert engine.files[path].failures == 3
+
+
+def test_a_stale_runtime_file_from_a_crash_is_replaced(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d")
+    proc.state_dir.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (proc.state_dir / "runtime.json").write_text(json.dumps(
+        {"pid": dead.pid, "port": 1, "url": "http://127.0.0.1:1", "version": "0", "started_at": "x"}))
+    proc.start()
+    try:
+        info = json.loads((proc.state_dir / "runtime.json").read_text())
+        assert info["pid"] == proc.proc.pid if proc.proc else False
+    finally:
+        proc.kill()
+
+
+def _wait(predicate: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise TimeoutError("condition not met")
+
+
+@pytest.mark.timeout(180)
+def test_run_supervise_restarts_a_killed_or_hung_daemon(tmp_path: Path) -> None:
+    """The real daemon under the real supervisor: kill -9, then SIGSTOP, the child."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = make_daemon(tmp_path / "d")
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        parent = subprocess.Popen(
+            [sys.executable, "-m", "sessiond", "run", "--supervise", "--no-notify", "--port", str(port)],
+            env=proc.env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    proc.port = port
+    runtime = proc.state_dir / "runtime.json"
+
+    def healthy_pid() -> int | None:
+        status, body = proc.get("/health")
+        return int(body["pid"]) if status == 200 else None
+
+    try:
+        first = _wait(healthy_pid)
+        os.kill(first, signal.SIGKILL)
+        second = _wait(lambda: (p := healthy_pid()) and p != first and p)
+        assert second != first
+        # Until the supervisor has seen a new child answer, it allows a slow start-up;
+        # let it see this one answer (it checks every 3 s), then hang it.
+        _wait(lambda: f"answering /health pid={second}" in log.read_text())
+        os.kill(second, signal.SIGSTOP)  # hung: answers nothing
+        third = _wait(lambda: (p := healthy_pid()) and p not in (first, second) and p, timeout=60)
+        assert third not in (first, second)
+        assert json.loads(runtime.read_text())["pid"] == third
+    finally:
+        parent.send_signal(signal.SIGTERM)
+        try:
+            assert parent.wait(20) == 0
+        finally:
+            parent.kill()

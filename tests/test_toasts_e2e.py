@@ -1,0 +1,58 @@
+"""Toasts from the real daemon process, against the tests' own notification server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.daemon_proc import make_daemon
+from tests.desktop import notification_server
+from tests.sse import SSEClient
+from tests.transcripts import ClaudeTranscript
+
+
+def test_without_a_notification_backend_the_daemon_is_healthy_but_degraded(tmp_path: Path) -> None:
+    proc = make_daemon(tmp_path / "d", args=[])  # toasts wanted, but there is no bus
+    proc.start()
+    try:
+        status, health = proc.get("/health")
+        assert status == 200
+        assert health["status"] == "degraded"
+        notifier = health["components"]["notifier"]
+        assert notifier["status"] == "unavailable"
+        assert "D-Bus" in notifier["detail"]
+        result = subprocess.run([sys.executable, "-m", "sessiond", "status"], env=proc.env,
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 1  # degraded, per the contract
+        assert "notifier: unavailable" in result.stdout
+    finally:
+        proc.kill()
+
+
+async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: Path) -> None:
+    with notification_server(tmp_path / "bus") as toasts:
+        proc = make_daemon(tmp_path / "d", args=[],
+                           extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
+        proc.claude_projects.mkdir(parents=True)
+        proc.start()
+        try:
+            assert proc.get("/health")[1]["components"]["notifier"]["status"] == "ok"
+            t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/shop", branch="main")
+            async with SSEClient(f"{proc.base_url}/events") as client:
+                await client.next_of("snapshot")
+                t.write(t.prompt("deploy it"))
+                await client.transition_to("working")
+                t.write(t.tool_use("Bash", {"command": "git push origin main"}))
+                await client.transition_to("waiting_for_approval")
+            calls = toasts.wait_for(1)
+            assert len(calls) == 1
+            toast = calls[0]
+            assert toast["app_name"] == "sessiond"
+            assert toast["summary"] == "Needs approval — shop (main)"
+            assert toast["body"] == "Bash: git push origin main"
+            assert "python" not in str(toast.get("app_icon", "")).lower()
+            status, metrics = proc.get("/metrics")
+            assert status == 200 and "sessiond_toasts_sent_total 1" in metrics
+        finally:
+            proc.kill()
