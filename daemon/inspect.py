@@ -61,6 +61,16 @@ def detect_source(path: Path, sources: list[AgentSource]) -> tuple[AgentSource, 
         if any(source.recognises(r) for r in sample):
             whole = path.suffix == ".json"
             return source, FileInfo(source.agent, path.stem, whole_document=whole)
+    if path.suffix != ".json":
+        # A whole-document transcript (legacy Gemini) saved under another name: one
+        # pretty-printed JSON object spread over many lines.
+        try:
+            document = _read_document(path)
+        except InspectError:
+            return None
+        for source in sources:
+            if source.recognises(document):
+                return source, FileInfo(source.agent, path.stem, whole_document=True)
     return None
 
 
