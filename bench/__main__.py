@@ -14,11 +14,11 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import hooks, idle, latency, load, startup
+from bench import hooks, idle, latency, load, profile, startup
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
@@ -36,7 +36,7 @@ class Sizes:
     startup_runs: int = 3
     load_sessions: int = 200
     load_rate: int = 20
-    load_seconds: float = 60.0
+    load_seconds: float = 60.0  # after a 3 s warm-up
     idle_sessions: int = 500
     idle_clients: int = 10
     idle_seconds: float = 60.0
@@ -62,10 +62,10 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
                            runs=sizes.startup_runs, cache=cache)
     if name == "load":
         return load.run(work, backend, sessions=sizes.load_sessions, rate=sizes.load_rate,
-                        seconds=sizes.load_seconds)
+                        seconds=sizes.load_seconds, warmup=1.0 if sizes.load_seconds < 10 else 3.0)
     if name == "idle":
         return idle.run(work, backend, sessions=sizes.idle_sessions, clients=sizes.idle_clients,
-                        seconds=sizes.idle_seconds, settle=2.0 if sizes is SMOKE else 5.0)
+                        seconds=sizes.idle_seconds, settle=2.0 if sizes.idle_seconds < 10 else 5.0)
     if name == "bursts":
         return latency.bursts(work, backend, count=sizes.bursts, seconds=sizes.burst_seconds)
     raise ValueError(name)
@@ -79,13 +79,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", default="auto", choices=("auto", "inotify", "watchfiles"))
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "sessiond-bench-cache",
                         help="where the generated start-up transcripts are kept between runs")
+    parser.add_argument("--clients", default=None,
+                        help="client counts for the latency scenario (default: 1,100,1000)")
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="sample the daemon with py-spy during load (needs py-spy installed)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
     unknown = set(names) - set(SCENARIOS)
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     sizes = SMOKE if args.smoke else Sizes()
+    if args.clients:
+        sizes = replace(sizes, client_counts=tuple(int(n) for n in args.clients.split(",")))
+    profile.PROFILE_DIR = args.profile
     started = time.time()
     meta: dict[str, Any] = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

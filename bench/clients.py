@@ -6,8 +6,8 @@ is a bare `asyncio.Protocol` (HTTP/1.1, chunked decoding, SSE framing): it takes
 kernel handed the bytes over, not when a busy worker got round to parsing them.
 CLOCK_MONOTONIC is system-wide on Linux, so it compares with the writer's clock.
 
-Records are `(session_id, k, to, source, received_ns)`: the k-th transition of that
-session seen by that connection (the writer knows which append made the k-th).
+Records are `(session_id, k, to, source, received_ns, at)`: the k-th transition of that
+session seen by that connection, and its `at` (the timestamp of the line that made it).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
-Record = tuple[str, int, str, str, int]
+Record = tuple[str, int, str, str, int, str]
 
 
 class SSEProtocol(asyncio.Protocol):
@@ -119,7 +119,7 @@ class SSEProtocol(asyncio.Protocol):
         sid = payload["session_id"]
         k = self.seen.get(sid, 0) + 1
         self.seen[sid] = k
-        self.worker.record((sid, k, payload["to"], payload["source"], now))
+        self.worker.record((sid, k, payload["to"], payload["source"], now, payload["at"]))
 
 
 class Worker:

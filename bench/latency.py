@@ -17,27 +17,9 @@ from typing import Any
 from bench import transcript
 from bench.clients import ClientPool
 from bench.daemon import Daemon
-from bench.stats import summary_ms
+from bench.stats import Expected, match, summary_ms
 
 SESSIONS = 10
-
-
-def _match(expected: dict[tuple[str, int], tuple[str, int]],
-           per_worker: list[list[tuple[str, int, str, str, int]]]) -> tuple[list[int], list[int], int]:
-    """(latency of every delivery, latency of the last client per append, wrong transitions)."""
-    all_ns: list[int] = []
-    last: dict[tuple[str, int], int] = {}
-    wrong = 0
-    for records in per_worker:
-        for sid, k, to, _source, received in records:
-            want = expected.get((sid, k))
-            if want is None or want[0] != to:
-                wrong += 1
-                continue
-            latency = received - want[1]
-            all_ns.append(latency)
-            last[(sid, k)] = max(last.get((sid, k), 0), latency)
-    return all_ns, list(last.values()), wrong
 
 
 def file_to_sse(work: Path, backend: str, *, clients: int, appends: int,
@@ -53,21 +35,21 @@ def file_to_sse(work: Path, backend: str, *, clients: int, appends: int,
         with ClientPool(daemon.port, clients, per_worker=per_worker) as pool:
             time.sleep(1.0)
             rss_connected = daemon.sample().rss_kb
-            expected: dict[tuple[str, int], tuple[str, int]] = {}
+            expected: Expected = {}
             for i in range(appends):
                 s = sessions[i % SESSIONS]
                 k = i // SESSIONS + 1
                 if k % 2:
                     at = s.append(s.prompt(f"step {k}: make the change"))
-                    expected[(s.session_id, k)] = ("working", at)
+                    expected[(s.session_id, s.last_ts)] = ("working", at)
                 else:
                     at = s.append(s.reply(f"step {k} done."))
-                    expected[(s.session_id, k)] = ("waiting_for_input", at)
+                    expected[(s.session_id, s.last_ts)] = ("waiting_for_input", at)
                 time.sleep(rng.uniform(*gap))
             time.sleep(1.0 + clients / 500)
             per, lost = pool.collect()
             rss_after = daemon.sample().rss_kb
-    all_ns, last_ns, wrong = _match(expected, per)
+    all_ns, last_ns, wrong = match(expected, per)
     return {
         "clients": clients,
         "connected": pool.connected,

@@ -1,7 +1,8 @@
-"""Percentiles without numpy."""
+"""Percentiles without numpy, and pairing received transitions with the lines written."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 
@@ -25,3 +26,40 @@ def summary_ms(values_ns: Sequence[int]) -> dict[str, float]:
         "p99_ms": round(percentile(ms, 99), 3),
         "max_ms": round(max(ms), 3) if ms else float("nan"),
     }
+
+
+# (session id, timestamp of the line written) -> (status expected, time.monotonic_ns of the write)
+Expected = dict[tuple[str, str], tuple[str, int]]
+
+
+def match(expected: Expected, per_worker: list[list[tuple[str, int, str, str, int, str]]]
+          ) -> tuple[list[int], list[int], int]:
+    """Pair each received transition with the line that made it.
+
+    A transition's `at` is the time of the last line its status rests on: the
+    status-changing line itself, or (when the daemon read several lines at once) a later
+    line of the same status. So the line that made it is the last one written to that
+    session for that status at or before `at`. Returns the latency of every delivery, the
+    latency of the last client to get each line's transition, and how many transitions
+    matched no line written.
+    """
+    by_session: dict[str, list[tuple[str, str, int]]] = {}
+    for (sid, ts), (to, written) in expected.items():
+        by_session.setdefault(sid, []).append((ts, to, written))
+    for lines in by_session.values():
+        lines.sort()
+    all_ns: list[int] = []
+    last: dict[tuple[str, str], int] = {}
+    wrong = 0
+    for records in per_worker:
+        for sid, _k, to, _source, received, at in records:
+            lines = by_session.get(sid, [])
+            i = bisect.bisect_right(lines, (at, "\uffff"))
+            if i == 0 or lines[i - 1][1] != to:
+                wrong += 1
+                continue
+            ts, _, written = lines[i - 1]
+            latency = received - written
+            all_ns.append(latency)
+            last[(sid, ts)] = max(last.get((sid, ts), 0), latency)
+    return all_ns, list(last.values()), wrong

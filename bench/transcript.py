@@ -2,7 +2,8 @@
 
 A user prompt makes a session `working`; an assistant text with `stop_reason: end_turn`
 makes it `waiting_for_input`; a `Read` tool call and its result (a tool that never asks
-for permission) keep it working. Every line carries the current time.
+for permission) keep it working; a `last-prompt` bookkeeping line changes nothing. Every
+line carries the current time, and a transition's `at` is the time of the line that made it.
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ class Session:
         self.path = projects / encoded / f"{self.session_id}.jsonl"
         self._parent: str | None = None
         self._n = 0
+        # The timestamp of the last line made: a transition's `at` names the line that made it.
+        self.last_ts = ""
+        self._tool_id = ""
 
     def _line(self, kind: str, **fields: Any) -> bytes:
         self._n += 1
         uid = f"{self.session_id[:8]}-{self._n}"
+        self.last_ts = now_iso()
         record = {
             "type": kind, "uuid": uid, "parentUuid": self._parent, "sessionId": self.session_id,
             "cwd": self.cwd, "gitBranch": "main", "version": "2.1.42", "isSidechain": False,
-            "userType": "external", "timestamp": now_iso(), **fields,
+            "userType": "external", "timestamp": self.last_ts, **fields,
         }
         self._parent = uid
         return json.dumps(record, separators=(",", ":")).encode() + b"\n"
@@ -54,16 +59,22 @@ class Session:
             "content": [{"type": "text", "text": text}], "stop_reason": "end_turn"})
 
     def read_call(self, n: int) -> bytes:
+        self._tool_id = f"toolu_{self._n}_{n}"
         return self._line("assistant", message={
             "id": f"msg_{self._n}", "role": "assistant", "model": "claude",
-            "content": [{"type": "tool_use", "id": f"toolu_{self._n}_{n}", "name": "Read",
+            "content": [{"type": "tool_use", "id": self._tool_id, "name": "Read",
                          "input": {"file_path": f"/home/u/app/src/module_{n}.py"}}],
             "stop_reason": "tool_use"})
 
     def read_result(self, n: int) -> bytes:
         return self._line("user", message={"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": f"toolu_{self._n - 1}_{n}",
+            {"type": "tool_result", "tool_use_id": self._tool_id,
              "content": "x = 1\n" * 20}]})
+
+    def bookkeeping(self, text: str) -> bytes:
+        """A `last-prompt` line: written while waiting, it changes nothing."""
+        return json.dumps({"type": "last-prompt", "lastPrompt": text, "sessionId": self.session_id},
+                          separators=(",", ":")).encode() + b"\n"
 
     def append(self, data: bytes) -> int:
         """Append `data` in one write; returns time.monotonic_ns() taken just before it."""

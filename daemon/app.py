@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import ipaddress
 import json
 import os
+import resource
 import secrets
 import signal
 import socket
@@ -38,6 +40,10 @@ from sessiond.watcher import sweep_loop, watch_loop
 
 log = structlog.get_logger(__name__)
 
+MAX_LINE_SIZE = 8190
+MAX_FIELD_SIZE = 8190
+MAX_HEADERS = 64
+
 
 class DaemonError(Exception):
     """The daemon cannot start; the message is one sentence for the user."""
@@ -45,8 +51,25 @@ class DaemonError(Exception):
 
 def ensure_state_dir(path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
+    st = path.stat()
+    if st.st_uid != os.getuid():
+        # Another user's directory (a shared /tmp path in SESSIOND_STATE_DIR): its owner
+        # could read the token and every title stored in it.
+        raise DaemonError(f"The state directory {path} belongs to another user; choose another.")
+    if st.st_mode & 0o077:
         os.chmod(path, 0o700)
+
+
+def raise_fd_limit(wanted: int) -> None:
+    """Each SSE client and each other connection needs a descriptor, and a soft limit of
+    1024 (or 256) leaves too few beside `max_sse_clients`: raise it, up to the hard limit."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError):
+        log.debug("cannot raise the open-file limit")
 
 
 def load_token(path: Path) -> str:
@@ -118,8 +141,18 @@ class Daemon:
                 "so it only listens on loopback unless you pass --allow-remote."
             )
         ensure_state_dir(config.state_dir)
+        raise_fd_limit(max(8192, config.max_sse_clients + 1024))
         self._take_lock()
         sockets = self._bind()
+        bound_to = [str(sock.getsockname()[0]) for sock in sockets]
+        if not config.allow_remote and not all(ipaddress.ip_address(a).is_loopback for a in bound_to):
+            # `localhost` resolved to a network address (an odd /etc/hosts): refuse.
+            for sock in sockets:
+                sock.close()
+            raise DaemonError(
+                f"Refusing to listen on {config.host} ({', '.join(bound_to)}): it is not a loopback "
+                "address, and sessiond only listens on loopback unless you pass --allow-remote."
+            )
         config.port = int(sockets[0].getsockname()[1])
         token = load_token(config.token_file)
         store = open_store(config.state_dir)
@@ -150,6 +183,11 @@ class Daemon:
             handler_cancellation=True,
             shutdown_timeout=config.shutdown_timeout,
             access_log=None,
+            # Explicit header limits (aiohttp's defaults today): a request line or one
+            # header field over 8 KiB, or over 64 fields, is refused before any handler.
+            max_line_size=MAX_LINE_SIZE,
+            max_field_size=MAX_FIELD_SIZE,
+            max_headers=MAX_HEADERS,
         )
         await runner.setup()
         try:
@@ -246,7 +284,8 @@ class Daemon:
 
     def _take_lock(self) -> None:
         path = self.config.state_dir / "daemon.lock"
-        fh = path.open("a+", encoding="utf-8")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fh = os.fdopen(fd, "a+", encoding="utf-8")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

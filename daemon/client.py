@@ -50,7 +50,9 @@ def request(
     if body is not None:
         data = json.dumps(body).encode()
         headers["Content-Type"] = "application/json"
-    if endpoint.token and method != "GET":
+    if endpoint.token:
+        # Writes need it; reads too when the daemon runs with --allow-remote. It only
+        # ever goes to loopback, to the daemon whose state dir it was read from.
         headers["Authorization"] = f"Bearer {endpoint.token}"
     try:
         conn.request(method, path, body=data, headers=headers)

@@ -70,8 +70,9 @@ class Config:
     max_sse_clients: int = 256
     # Files not written for this long start as idle without being read.
     cold_after: timedelta = timedelta(days=1)
-    # Stat every known file this often, in case the watcher missed an event.
-    sweep_every: float = 20.0
+    # Stat every known file this often, in case the watcher missed an event. None: 20 s
+    # under watchfiles, 120 s under inotify (which reports its own losses: overflows).
+    sweep_every: float | None = None
     # "auto" (inotify on Linux, watchfiles elsewhere), "inotify" or "watchfiles".
     watch_backend: str = "auto"
     # watchfiles tuning (see docs/python-stack.md): its latency costs idle CPU.

@@ -14,13 +14,21 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
 from sessiond.config import Config
-from sessiond.hooks import MAX_HOOK_ONLY, HookBook, HookOnlyState, HookSession, parse_hook, reconcile
+from sessiond.hooks import (
+    MAX_HOOK_ONLY,
+    HookBook,
+    HookOnlyState,
+    HookSession,
+    parse_hook,
+    reconcile,
+    with_hook_limits,
+)
 from sessiond.hub import EventHub
 from sessiond.jsonl import decode_line
 from sessiond.logs import WarnOnce
@@ -34,15 +42,19 @@ from sessiond.sources.base import (
     TranscriptState,
     classify,
 )
-from sessiond.tailer import NotAFile, Tailer, is_permission_error, read_tail
+from sessiond.tailer import NotAFile, Tail, Tailer, is_permission_error, open_regular, read_tail
 
 log = structlog.get_logger(__name__)
 
-# Start-up reads this much of a file's head for its title and metadata...
+# Start-up reads a file's head for its title and metadata: this much, and up to
+# HEAD_BYTES only when that held no title yet (a first prompt can be long)...
+HEAD_FIRST = 16 * 1024
 HEAD_BYTES = 64 * 1024
 # ...and its tail in growing blocks, from this size up to the last, until the
 # classifier has what it needs.
-TAIL_BLOCKS = (16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024)
+TAIL_BLOCKS = (8 * 1024, 32 * 1024, 128 * 1024, 512 * 1024, 4 * 1024 * 1024)
+# One turn of the event loop reads at most this many tailer batches of one file.
+READ_SLICES = 4
 # A legacy whole-document transcript larger than this is not read.
 MAX_DOCUMENT = 64 * 1024 * 1024
 # A file whose classifier raised this many times is quarantined.
@@ -203,6 +215,9 @@ class Engine:
                         if entry.is_symlink():
                             continue
                         if entry.is_dir(follow_symlinks=False):
+                            if entry.name.endswith(".jsonl"):
+                                self._warn.warn(entry.path, "not-a-file",
+                                                "skipping a transcript path that is not a file")
                             stack.append(Path(entry.path))
                         else:
                             yield Path(entry.path)
@@ -214,7 +229,8 @@ class Engine:
 
     def directory_added(self, path: Path, signal_at: float | None = None) -> None:
         """A new directory may already hold files the watcher has not reported."""
-        if path.is_symlink() or self._root_of(path) is None:
+        root = self._root_of(path)
+        if root is None or path.is_symlink() or not self._inside(path, root):
             return
         for found in self._walk(path):
             self.file_changed(found, signal_at=signal_at)
@@ -225,11 +241,42 @@ class Engine:
                 return root
         return None
 
+    @staticmethod
+    def _inside(path: Path, root: Root) -> bool:
+        """Is `path` really under `root`: no `..` and no symlink on the way from it?
+
+        `_walk` never follows a symlink, but a watcher may report paths through a
+        symlinked directory (watchfiles follows them), and a directory may be replaced
+        by a symlink after its files were found. The root itself may be a symlink.
+        """
+        try:
+            rel = path.relative_to(root.path)
+        except ValueError:
+            return False
+        if ".." in rel.parts:
+            return False
+        # One lstat per part below the root (two for a Claude session), not a realpath
+        # of both whole paths: this runs for every write of every transcript.
+        current = str(root.path)
+        for part in rel.parts:
+            current = os.path.join(current, part)
+            try:
+                if stat.S_ISLNK(os.lstat(current).st_mode):
+                    return False
+            except OSError:
+                return True  # gone or unreadable: reading it will say so
+        return True
+
     def _discover(
         self, path: Path, root: Root, *, initial: bool, resume: tuple[int, int] | None = None
     ) -> TrackedFile | None:
         info = root.source.identify(path, root.path)
         if info is None:
+            return None
+        if not str(path.relative_to(root.path)).isprintable():
+            # Undecodable bytes (surrogate escapes) or control characters in the name:
+            # no agent writes such names, and they cannot be shown or stored as text.
+            self._warn.warn(path, "odd-name", "skipping a transcript whose name is not text")
             return None
         try:
             st = os.lstat(path)
@@ -316,27 +363,38 @@ class Engine:
         fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         # Read backwards in growing blocks until the rules have what they need.
         records: list[tuple[JSONDict, int | None, datetime]] = []
+        smaller: Tail | None = None
         for block in TAIL_BLOCKS:
             tail = read_tail(path, block, end=end)
             if tail.whole_file:
                 break
-            # Decoded once: the probe and the state below are fed the same records.
-            records = self._decode_lines(tracked, [(None, line) for line in tail.lines],
-                                         fallback, now)
-            probe = tracked.source.new_state(tracked.info)
-            for record, line_no, at in records:
-                probe.feed(record, line_no, at)
-            if probe.has_basis():
+            # Each line is decoded once: a bigger block adds only the lines before the
+            # smaller one's, and the probe and the state below share the records.
+            lines = tail.lines
+            if smaller is not None and smaller.end == tail.end:
+                lines = lines[: len(lines) - len(smaller.lines)]
+            else:
+                records = []
+            records = self._decode_lines(tracked, [(None, line) for line in lines],
+                                         fallback, now) + records
+            smaller = tail
+            if self._has_basis(tracked, records):
                 break
         state = tracked.source.new_state(tracked.info)
         if not tail.whole_file:
             # The head carries the title (the first prompt) and the session's metadata.
-            head_lines = self._head_lines(path, limit=min(HEAD_BYTES, tail.start))
+            limit = min(HEAD_BYTES, tail.start)
+            head_lines = self._head_lines(path, limit=min(HEAD_FIRST, limit))
             self._feed_lines(tracked, state, [(None, line) for line in head_lines], fallback, now)
+            if not state.meta.title and limit > HEAD_FIRST:
+                more = self._head_lines(path, limit=limit)[len(head_lines) :]
+                self._feed_lines(tracked, state, [(None, line) for line in more], fallback, now)
             for record, line_no, at in records:
                 state.feed(record, line_no, at)
         else:
-            numbered = [(i + 1, line) for i, line in enumerate(tail.lines)]
+            numbered: list[tuple[int | None, bytes]] = [
+                (i + 1, line) for i, line in enumerate(tail.lines)
+            ]
             self._feed_lines(tracked, state, numbered, fallback, now)
         tracked.tailer = Tailer(
             path,
@@ -390,10 +448,21 @@ class Engine:
         self._evaluate(tracked, now=now, source="timer", signal_at=None)
 
     @staticmethod
+    def _has_basis(tracked: TrackedFile, records: list[tuple[JSONDict, int | None, datetime]]) -> bool:
+        """Do these records alone give the rules a basis? (`has_basis` never turns back
+        to False, so the probe stops at the first record that gives one.)"""
+        probe = tracked.source.new_state(tracked.info)
+        for record, line_no, at in records:
+            probe.feed(record, line_no, at)
+            if probe.has_basis():
+                return True
+        return False
+
+    @staticmethod
     def _head_lines(path: Path, limit: int) -> list[bytes]:
         if limit <= 0:
             return []
-        with path.open("rb") as fh:
+        with os.fdopen(open_regular(path), "rb") as fh:  # never blocks on a FIFO
             data = fh.read(limit)
         return data.split(b"\n")[:-1]
 
@@ -427,6 +496,13 @@ class Engine:
                 self._warn.warn(tracked.path, "garbage", "skipping bytes that are not JSON",
                                 line=line_no)
             for record in decoded.records:
+                if not source.recognises(record):
+                    # Another agent's format in this agent's folder (or a future record
+                    # kind): it must not steer this agent's rules.
+                    self._warn.warn(tracked.path, "unrecognised",
+                                    f"skipping records that are not {source.agent} transcript lines",
+                                    line=line_no)
+                    continue
                 written = source.record_time(record)
                 # The record's own time when it has one (a line read late still counts
                 # from when it was written), never later than now.
@@ -437,14 +513,17 @@ class Engine:
 
     def _reload_document(self, tracked: TrackedFile, now: datetime) -> None:
         """Legacy whole-document transcripts are re-read whole on every change."""
-        size = tracked.path.stat().st_size
-        if size > MAX_DOCUMENT:
-            self._warn.warn(tracked.path, "too-large", "transcript document too large to read",
-                            size=size)
-            return
+        # open_regular: a path replaced by a FIFO must not block the daemon.
+        with os.fdopen(open_regular(tracked.path), "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_DOCUMENT:
+                self._warn.warn(tracked.path, "too-large", "transcript document too large to read",
+                                size=size)
+                return
+            raw = fh.read(MAX_DOCUMENT)
         try:
-            document = json.loads(tracked.path.read_bytes().decode("utf-8", errors="replace"))
-        except (json.JSONDecodeError, RecursionError):
+            document = json.loads(raw.decode("utf-8", errors="replace"))
+        except (ValueError, RecursionError):  # ValueError: also a 4300-digit integer
             # Most likely caught mid-rewrite: keep the last good state, read it again on
             # the next change or sweep.
             self._warn.warn(tracked.path, "incomplete-document",
@@ -462,19 +541,23 @@ class Engine:
         tracked = self.files.get(path)
         if tracked is None:
             root = self._root_of(path)
-            if root is None or os.path.islink(path):
+            if root is None or os.path.islink(path) or not self._inside(path, root):
                 return
             root.exists = True
             self._discover(path, root, initial=False)
             return
         if tracked.quarantined:
             return
+        root = self._root_of(path)
+        if root is None or not self._inside(path, root):
+            return  # a directory on its way became a symlink: never read through it
         now = utcnow()
+        more = False
         try:
             if tracked.info.whole_document:
                 self._reload_document(tracked, now)
             else:
-                self._read_new(tracked, now)
+                more = self._read_new(tracked, now)
         except NotAFile:
             self._warn.warn(path, "not-a-file", "skipping a transcript path that is not a file")
             return
@@ -484,6 +567,19 @@ class Engine:
         except OSError as exc:
             self._read_failed(tracked, exc)
             return
+        except Exception:
+            # A bug in an agent's parser: count it like a classifier failure, so a file
+            # that keeps failing is quarantined rather than retried forever.
+            self._classifier_failed(tracked)
+            return
+        if more:
+            # A burst of many megabytes: let other files and clients have the loop
+            # between slices, and read on in the next turn.
+            try:
+                asyncio.get_running_loop().call_soon(self.file_changed, path, signal_at)
+            except RuntimeError:  # no loop (offline use): just read on
+                self.file_changed(path, signal_at)
+                return
         self._note_size(tracked)
         if tracked.info.role == "compaction" and tracked.info.parent_id:
             self._compacting[tracked.info.parent_id] = now
@@ -493,14 +589,15 @@ class Engine:
             return
         self._evaluate(tracked, now=now, source="transcript", signal_at=signal_at)
 
-    def _read_new(self, tracked: TrackedFile, now: datetime) -> None:
+    def _read_new(self, tracked: TrackedFile, now: datetime) -> bool:
+        """Read what was appended, at most `READ_SLICES` batches; True if more is waiting."""
         if tracked.state is None:
             # A cold file woke up: classify from its tail like any file at start-up.
             tracked.state = self._state_from_tail(tracked, now)
-            return
+            return False
         state = tracked.state
         fallback = now
-        while True:
+        for _ in range(READ_SLICES):
             batch = tracked.tailer.read()
             if batch.reset:
                 log.info("transcript truncated or replaced; reading it again", path=str(tracked.path))
@@ -512,7 +609,8 @@ class Engine:
                                 line=line_no, limit_bytes=tracked.tailer.max_line)
             self._feed_lines(tracked, state, batch.lines, fallback, now)
             if not batch.more:
-                break
+                return False
+        return True
 
     def _read_failed(self, tracked: TrackedFile, exc: OSError) -> None:
         kind = "unreadable" if is_permission_error(exc) else "read-error"
@@ -556,8 +654,8 @@ class Engine:
     def _main_file(self, session_id: str) -> TrackedFile | None:
         path = self._by_session.get(session_id)
         tracked = self.files.get(path) if path is not None else None
-        if tracked is None or tracked.state is None:  # none, or cold: hooks may stand in
-            return self._hook_files.get(session_id, tracked)
+        if tracked is None or tracked.state is None or tracked.state.last_activity is None:
+            return self._hook_files.get(session_id, tracked)  # none, cold or empty: hooks stand in
         return tracked
 
     # -- classification and publishing ------------------------------------------
@@ -568,7 +666,7 @@ class Engine:
         shown = self.sessions.get(session_id)
         parent = shown.parent_id if shown is not None else None
         if self.hooks.exact_approvals(session_id) or (parent and self.hooks.exact_approvals(parent)):
-            return replace(self.config.thresholds, infer_approval=False)
+            return with_hook_limits(self.config.thresholds)
         return self.config.thresholds
 
     def _evaluate(
@@ -789,7 +887,8 @@ class Engine:
         shown = self.sessions.get(sid)
         entry = self.hooks.record(signal, shown.status if shown is not None else None)
         tracked = self._main_file(sid)
-        if tracked is None or tracked.state is None:
+        if tracked is None or tracked.state is None or tracked.state.last_activity is None:
+            # No transcript yet (or a cold one not read, or an empty one): hooks stand in.
             if entry.overlay is None or (shown is None and entry.overlay.status == "ended"):
                 return  # nothing to show: an unknown event, or the end of an unknown session
             tracked = self._hook_file(sid, entry)

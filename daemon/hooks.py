@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from sessiond.protocol import (
     AGENTS,
@@ -59,6 +59,9 @@ MAX_BOOK = 4096
 MAX_HOOK_ONLY = 256
 # Distinct (agent, event) metric labels; anything beyond is counted as "other".
 MAX_LABELS = 128
+# Longer ids and paths than these are not real ones: the payload names no session / no place.
+MAX_ID = 200
+MAX_PATH = 4096
 
 _LABEL = re.compile(r"[A-Za-z0-9_]{1,64}")
 _GEMINI_FILE = re.compile(r"session-.*-([0-9A-Za-z]{8})\.jsonl?$")
@@ -77,7 +80,7 @@ class HookSignal:
     # The engine's id for the session (Gemini: the 8 characters its chat file is named
     # after; Codex: the thread id, lower case; Claude: session_id; Cursor: conversation_id).
     session_id: str
-    event: str  # the event name as the agent sent it
+    event: str  # the event name as the agent sent it ("hook" when not a plain name)
     # The status it implies; None: no transition (SubagentStop, unknown events...).
     status: Status | None
     reason: str
@@ -88,7 +91,7 @@ class HookSignal:
     prompt: str = ""
     # A permission prompt: holds until the tool's result, an interrupt, or a newer hook.
     sticky: bool = False
-    # Only applies when the session is working (idle_prompt, a late permission_prompt).
+    # Only applies to a session shown as working (idle_prompt).
     only_if_working: bool = False
     # Claude's agent_id inside a subagent: the thread the event comes from ("" = main).
     thread: str = ""
@@ -162,10 +165,10 @@ def parse_hook(agent: str, payload: Mapping[str, Any], received: datetime) -> Ho
         agent = "cursor"  # Cursor runs Claude's user hooks too (agent-hooks.md §4)
     if agent not in AGENTS:
         return None
-    who = cast(Agent, agent)
+    who: Agent = agent
     event = _event_name(agent, payload)
     sid = _session_key(who, payload)
-    if not sid:
+    if not sid or len(sid) > MAX_ID:
         return None
     status, reason, extra = _MAPPERS[who](event, payload)
     prompt = _text(payload.get("prompt"))
@@ -187,12 +190,12 @@ def parse_hook(agent: str, payload: Mapping[str, Any], received: datetime) -> Ho
         reason=clip(f"{label} hook: {reason}", MAX_REASON) if status else "",
         received=received,
         pending_tool=extra.get("tool"),
-        cwd=cwd,
-        transcript_path=_text(payload.get("transcript_path")),
+        cwd=_bounded(cwd, MAX_PATH),
+        transcript_path=_bounded(_text(payload.get("transcript_path")), MAX_PATH),
         prompt=clip(prompt, MAX_TITLE),
         sticky=status == "waiting_for_approval",
         only_if_working=bool(extra.get("only_if_working")),
-        thread=_text(payload.get("agent_id")),
+        thread=_bounded(_text(payload.get("agent_id")), MAX_ID),
     )
 
 
@@ -368,6 +371,10 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else ""
+
+
 def _first_text(data: Mapping[str, Any], keys: tuple[str, ...]) -> str:
     return next((data[k] for k in keys if isinstance(data.get(k), str) and data[k]), "")
 
@@ -429,7 +436,9 @@ def superseded(transcript: Classification, overlay: HookOverlay) -> bool:
     The transcript's `since` is the time of the line that decided its verdict (as written
     by the agent), the overlay's `at` when the hook reached the daemon. Rules:
     1. A transcript verdict whose deciding line is not later than the hook never
-       supersedes it: the hook is the newer news (the transcript lags the turn).
+       supersedes it: the hook is the newer news (the transcript lags the turn). Lines
+       are stamped in whole milliseconds; one that ends a permission prompt counts from
+       the hook's own millisecond on (it cannot come before the prompt it ends).
     2. A permission prompt (sticky) stays until the transcript shows it is over: the
        turn ended or was interrupted (`[Request interrupted by user…]`, Esc fires no
        hook), the session ended, or the model works on with the tool no longer pending
@@ -444,14 +453,16 @@ def superseded(transcript: Classification, overlay: HookOverlay) -> bool:
        counted from the later of the hook and the last transcript write.
     """
     since = transcript.since
-    if since is None or since <= overlay.at:
+    if since is None:
         return False
     status = transcript.status
-    if status == "idle":
+    if overlay.sticky and status in ("waiting_for_input", "ended"):
+        # Agents stamp lines in whole milliseconds: a line stamped in the hook's own
+        # millisecond may follow it, and one that ends the prompt cannot precede it.
+        return since >= overlay.at.replace(microsecond=overlay.at.microsecond // 1000 * 1000)
+    if since <= overlay.at or status == "idle":
         return False
     if overlay.sticky:
-        if status in ("waiting_for_input", "ended"):
-            return True
         if status == "working":
             if overlay.thread:
                 return False  # a subagent's prompt: the parent's file shows only its Task

@@ -11,16 +11,12 @@ hooks: `{"agents": {"claude": {"last_heard": ISO-8601 | null, "events": N}, ...}
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from aiohttp import web
 from sessiond.engine import Engine
 from sessiond.hooks import MAX_LABELS, event_label
 from sessiond.metrics import Metrics
 from sessiond.protocol import AGENTS, JSONDict, format_ts
-from sessiond.server import CONTEXT
-
-HookHandler = Callable[[str, JSONDict, float], None]
+from sessiond.server import CONTEXT, HookHandler
 
 
 def make_handler(engine: Engine, metrics: Metrics) -> HookHandler:

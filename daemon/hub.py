@@ -31,12 +31,22 @@ class Event:
     # For transitions: the status entered (what `?status=` filters on).
     to_status: str | None = None
 
+    @property
+    def data_json(self) -> str:
+        """`data` as JSON text, sliced from the frame rather than encoded again."""
+        start = self.frame.index(b"\ndata: ") + 7
+        return self.frame[start:-2].decode("utf-8", errors="replace")
+
 
 def encode_frame(kind: str, data: JSONDict, event_id: int | None = None) -> bytes:
-    """One SSE frame. JSON never contains a raw newline, so one `data:` line suffices."""
+    """One SSE frame. JSON never contains a raw newline, so one `data:` line suffices.
+
+    Never raises on text: a lone surrogate that got past `protocol.clip` (it cannot be
+    encoded as UTF-8) becomes `?` instead of failing the publish.
+    """
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {kind}\ndata: {body}\n\n".encode()
+    return f"{head}event: {kind}\ndata: {body}\n\n".encode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True, slots=True)

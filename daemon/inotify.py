@@ -22,6 +22,7 @@ import errno
 import os
 import struct
 import sys
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from sessiond.engine import Engine
 from sessiond.logs import WarnOnce
 
 log = structlog.get_logger(__name__)
+
+# Engines followed by inotify right now (the sweep can then run less often).
+_FOLLOWING: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 IN_MODIFY = 0x0000_0002
 IN_CLOSE_WRITE = 0x0000_0008
@@ -133,12 +137,14 @@ class TreeWatcher:
         self.failure: InotifyUnavailable | None = None
         self.overflows = 0
         loop.add_reader(self.inotify.fd, self._on_readable)
+        _FOLLOWING.add(engine)
 
     @property
     def watched(self) -> int:
         return len(self._paths)
 
     def close(self) -> None:
+        _FOLLOWING.discard(self.engine)
         self.loop.remove_reader(self.inotify.fd)
         self.inotify.close()
         self._paths.clear()
@@ -283,6 +289,11 @@ class TreeWatcher:
             action()
         except Exception:
             log.exception("sweep after a watch change failed")
+
+
+def following(engine: Engine) -> bool:
+    """Is inotify following this engine's roots right now?"""
+    return engine in _FOLLOWING
 
 
 async def inotify_loop(engine: Engine, *, root_poll_s: float = 1.0) -> None:

@@ -9,12 +9,21 @@ raises.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from sessiond.protocol import JSONDict
 
 _decoder = json.JSONDecoder()
-_WHITESPACE = " \t\r\n\x00"
+_WHITESPACE = re.compile(r"[ \t\r\n\x00]*")
+# Where an object can start when resynchronising after garbage: `{` then a key or `}`.
+# Inside a JSON string a quote is escaped (`{\"`), so text that merely contains braces
+# (code in a tool result) is not retried brace by brace.
+_OBJECT_START = re.compile(r"\{[ \t\r\n]*[\"}]")
+# A line of nothing but failed starts (`{"{"{"...`, a deeply nested torn object) would
+# otherwise cost one failed parse per start, each O(line) for the error's position: the
+# rest of the line is given up after this many failures.
+MAX_FAILURES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,22 +41,28 @@ def decode_line(raw: bytes) -> DecodedLine:
     records: list[JSONDict] = []
     garbage = "\ufffd" in text
     pos, end = 0, len(text)
+    failures = 0
     while pos < end:
-        while pos < end and text[pos] in _WHITESPACE:
-            pos += 1
+        blank = _WHITESPACE.match(text, pos)
+        pos = blank.end() if blank else pos
         if pos >= end:
             break
         try:
             value, pos = _decoder.raw_decode(text, pos)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):
+            # ValueError: JSONDecodeError, and also an integer of more than 4300 digits.
             garbage = True
-            nxt = text.find("{", pos + 1)
-            if nxt < 0:
+            failures += 1
+            found = _OBJECT_START.search(text, pos + 1) if failures < MAX_FAILURES else None
+            if found is None:
                 break
-            pos = nxt
+            pos = found.start()
             continue
         if isinstance(value, dict):
             records.append(value)
         else:
             garbage = True
+            failures += 1  # `0 0 0 ...`: bounded like garbage
+            if failures >= MAX_FAILURES:
+                break
     return DecodedLine(records, garbage)

@@ -57,7 +57,7 @@ def configure(log_file: Path | None, *, level: int = logging.INFO) -> None:
         # Create the file 0600 before the handler opens it: logs hold prompt titles.
         fd = os.open(log_file, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
         os.close(fd)
-        to_file = logging.handlers.RotatingFileHandler(
+        to_file = _PrivateRotatingFileHandler(
             log_file, maxBytes=5 * 1024 * 1024, backupCount=3, encoding="utf-8"
         )
         to_file.setFormatter(
@@ -69,6 +69,19 @@ def configure(log_file: Path | None, *, level: int = logging.INFO) -> None:
         root.addHandler(to_file)
     # aiohttp logs every request at INFO; the access log is noise for a local daemon.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens, including the fresh one after a rollover, is 0600."""
+
+    def _open(self) -> Any:
+        return open(  # the handler owns and closes the stream
+            self.baseFilename,
+            self.mode,
+            encoding=self.encoding,
+            errors=self.errors,
+            opener=lambda path, flags: os.open(path, flags, 0o600),
+        )
 
 
 class WarnOnce:

@@ -4,7 +4,8 @@ The publish path never waits for the disk: the hub hands each event to `on_event
 publishing it, and `Persistence` writes everything published in one turn of the event
 loop in one transaction, scheduled with `call_soon` so it runs just after the SSE
 handlers have been woken to write (WAL mode: SIGKILL loses nothing committed). The window
-in which a published event is not yet on disk is a fraction of a millisecond. Event ids
+in which a published event is not yet on disk is a fraction of a millisecond, or under
+load at most FLUSH_GAP_S (transactions are then batched to one per 50 ms). Event ids
 are reserved in blocks, synchronously and rarely, so ids keep increasing across restarts
 even if the last batch before a crash never reached the disk: a client that saw such an
 event resumes from ids that were never reused.
@@ -26,6 +27,8 @@ from sessiond.store import Store
 log = structlog.get_logger(__name__)
 
 ID_BLOCK = 1000
+PRUNE_EVERY_S = 60.0
+FLUSH_GAP_S = 0.05
 _RESERVED_KEY = "event_id_reserved"
 
 
@@ -60,6 +63,8 @@ class Persistence:
         self._handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._reserved = 0
         self._flushes = 0
+        self._pruned_at = 0.0
+        self._flushed_at = -FLUSH_GAP_S
         self.failures = 0
 
     def load(self) -> tuple[int, list[Event], Previous]:
@@ -113,8 +118,12 @@ class Persistence:
         except RuntimeError:
             self.flush()
             return
-        if self.flush_delay > 0:
-            self._handle = loop.call_later(self.flush_delay, self.flush)
+        # At most one transaction per FLUSH_GAP_S: when quiet, an event is written at
+        # once; under load (thousands of events a second) one transaction takes many
+        # turns' worth, instead of one per turn of the loop.
+        wait = max(self.flush_delay, self._flushed_at + FLUSH_GAP_S - time.monotonic())
+        if wait > 0:
+            self._handle = loop.call_later(wait, self.flush)
         else:
             self._handle = loop.call_soon(self.flush)
 
@@ -124,6 +133,7 @@ class Persistence:
         self._handle = None
         if not (self._events or self._sessions or self._offsets):
             return
+        self._flushed_at = time.monotonic()
         events, sessions, offsets = self._events, self._sessions, self._offsets
         self._events, self._sessions, self._offsets = [], {}, {}
         now = time.time()
@@ -132,8 +142,7 @@ class Persistence:
                 db.executemany(
                     "INSERT OR REPLACE INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (e.id, e.kind, e.agent, e.session_id, e.to_status,
-                         json.dumps(e.data, ensure_ascii=False), now)
+                        (e.id, e.kind, e.agent, e.session_id, e.to_status, e.data_json, now)
                         for e in events
                     ],
                 )
@@ -151,7 +160,10 @@ class Persistence:
                     else:
                         db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (path, *position))
                 self._flushes += 1
-                if self._flushes % 100 == 1:
+                # Pruning scans the rows it may delete: once a minute, not once per
+                # N flushes (under load the loop flushes hundreds of times a second).
+                if now - self._pruned_at >= PRUNE_EVERY_S:
+                    self._pruned_at = now
                     self._prune(db, now)
         except Exception as exc:
             # The daemon keeps serving from memory; the next flush tries again.
@@ -171,10 +183,17 @@ class Persistence:
         row = db.execute("SELECT MAX(id) FROM events").fetchone()
         if row is None or row[0] is None:
             return
-        db.execute(
-            "DELETE FROM events WHERE id <= ? AND created < ?",
-            (row[0] - self.keep_events, now - self.keep_seconds),
-        )
+        # Ids and creation times rise together, so the rows older than a day are the
+        # ones before the first newer row: found by walking only those (no index on
+        # `created`), then deleted as one range of the primary key.
+        limit = row[0] - self.keep_events
+        recent = db.execute(
+            "SELECT id FROM events WHERE created >= ? ORDER BY id LIMIT 1",
+            (now - self.keep_seconds,),
+        ).fetchone()
+        if recent is not None:
+            limit = min(limit, recent[0] - 1)
+        db.execute("DELETE FROM events WHERE id <= ?", (limit,))
 
     def close(self) -> None:
         if self._handle is not None:

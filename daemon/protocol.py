@@ -8,6 +8,7 @@ so the wire format has exactly one definition.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, cast, get_args
@@ -53,20 +54,73 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Ids and paths are not display text, but they are shown and sent too: bounded as well.
+MAX_ID = 512
+MAX_PATH = 4096
+
+_WORD = re.compile(r"\S+")
+# What display text must not carry: C0/C1 control characters (a terminal obeys escape
+# sequences: `sessiond status` prints titles), bidirectional overrides (text that reads
+# differently from what it says) and lone surrogates (`"\ud800"` in a transcript decodes
+# to one; it cannot be encoded as UTF-8, so an SSE frame or a D-Bus call with it fails).
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+_BIDI = [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_SURROGATES = range(0xD800, 0xE000)
+_DISPLAY_TABLE: dict[int, str | None] = {
+    **dict.fromkeys(_CONTROLS + _BIDI),
+    **dict.fromkeys(_SURROGATES, "\ufffd"),
+}
+_BOUND_TABLE: dict[int, str | None] = dict.fromkeys(
+    [*_CONTROLS, *_BIDI, *_SURROGATES], "\ufffd"
+)
+
+
 def clip(text: object, limit: int) -> str:
-    """One line of display text, at most `limit` characters, never raising."""
+    """One line of display text, at most `limit` characters, never raising.
+
+    Whitespace runs become one space; control characters and bidirectional overrides
+    are dropped, lone surrogates become U+FFFD. Only the first words up to `limit` are
+    ever looked at, so a 16 MB prompt costs no more than a short one.
+    """
     if not isinstance(text, str):
         return ""
-    flat = " ".join(text.split())
+    if len(text) <= 4 * limit:
+        flat = " ".join(text.split())
+    else:
+        words: list[str] = []
+        size = 0
+        for match in _WORD.finditer(text):
+            start = match.start()
+            words.append(text[start : min(match.end(), start + limit + 1)])
+            size += len(words[-1]) + 1
+            if size > limit + 1:
+                break
+        flat = " ".join(words)
+    if not flat.isprintable():
+        flat = " ".join(flat.translate(_DISPLAY_TABLE).split())
     if len(flat) <= limit:
         return flat
     return flat[: limit - 1].rstrip() + "…"
+
+
+def bound(text: object, limit: int) -> str:
+    """An id or a path as shown: at most `limit` characters, no control characters or
+    lone surrogates (each becomes U+FFFD), otherwise unchanged."""
+    if not isinstance(text, str):
+        return ""
+    cut = text[:limit]
+    return cut if cut.isprintable() else cut.translate(_BOUND_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
 class PendingTool:
     name: str
     summary: str
+
+    def __post_init__(self) -> None:
+        # Whoever built it (a classifier, a hook), what is shown stays bounded and safe.
+        object.__setattr__(self, "name", clip(self.name, MAX_SUMMARY))
+        object.__setattr__(self, "summary", clip(self.summary, MAX_SUMMARY))
 
     def to_json(self) -> JSONDict:
         return {"name": self.name, "summary": self.summary}
@@ -93,6 +147,18 @@ class Session:
     pending_tool: PendingTool | None = None
     reason: str = ""
     source: Source = "transcript"
+
+    def __post_init__(self) -> None:
+        # Every field shown anywhere is bounded here, whoever built the session (the
+        # engine from a transcript, a hook, the database): see `clip` and `bound`.
+        fix = object.__setattr__
+        fix(self, "id", bound(self.id, MAX_ID))
+        if self.parent_id is not None:
+            fix(self, "parent_id", bound(self.parent_id, MAX_ID))
+        fix(self, "cwd", bound(self.cwd, MAX_PATH))
+        for name in ("project", "branch", "title"):
+            fix(self, name, clip(getattr(self, name), MAX_TITLE))
+        fix(self, "reason", clip(self.reason, MAX_REASON))
 
     def with_changes(self, **changes: Any) -> Session:
         return replace(self, **changes)
@@ -147,6 +213,10 @@ class Transition:
     # reached) the transition was published, in milliseconds. Not in the contract's
     # list, which allows added fields.
     latency_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "session_id", bound(self.session_id, MAX_ID))
+        object.__setattr__(self, "reason", clip(self.reason, MAX_REASON))
 
     @property
     def is_working_to_waiting(self) -> bool:

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from html import escape
 from importlib import resources
 
 import structlog
@@ -100,6 +101,9 @@ async def guard(
         # Browsers always send Origin on cross-site writes; agents' hooks send none.
         if origin is not None and origin not in {f"http://{h}" for h in allowed}:
             return _error(403, "Cross-origin requests are not accepted.")
+    if (request.content_length or 0) > HOOK_BODY_LIMIT:
+        # Refused on the header: no handler waits for a body that may never come.
+        return _error(413, "The request body is larger than 1 MB.")
     response = await handler(request)
     if not response.prepared:
         response.headers.update(_SECURITY_HEADERS)
@@ -189,7 +193,7 @@ async def hooks(request: web.Request) -> web.Response:
         return _error(404, f"Unknown agent {agent!r}.")
     try:
         payload = json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: bad JSON, bad UTF-8, huge integers
         return _error(400, "The hook payload is not valid JSON.")
     if not isinstance(payload, dict):
         return _error(400, "The hook payload must be a JSON object.")
@@ -307,7 +311,7 @@ async def index(request: web.Request) -> web.Response:
         return _error(500, "The web panel is not installed.")
     # The page gets the token for its own POSTs (mute/unmute). Only a same-origin
     # page can read this response: no CORS headers, and Host is checked.
-    html = page.decode("utf-8").replace("__SESSIOND_TOKEN__", ctx_of(request).token)
+    html = page.decode("utf-8").replace("__SESSIOND_TOKEN__", escape(ctx_of(request).token))
     return web.Response(
         text=html,
         content_type="text/html",

@@ -198,10 +198,12 @@ class Store:
 
 def _connect(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fresh = not path.exists()
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
-    if fresh:
+    # Created 0600 before SQLite opens it (an empty file is an empty database); SQLite
+    # gives the -wal and -shm files the database's own mode.
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA busy_timeout=5000")

@@ -1,8 +1,9 @@
 """Turning file-system events into engine calls.
 
 The watcher's events are hints, never the truth: the engine reads each file from its
-own offset, and `sweep_loop` stats every known file every `sweep_every` seconds to catch
-what a watcher can miss (polling file systems, queue overflows, a root replaced).
+own offset, and `sweep_loop` stats every known file every so often (20 s under watchfiles,
+120 s under inotify, or `sweep_every`) to catch what a watcher can miss (polling file
+systems, queue overflows, a root replaced).
 
 Two backends, chosen by `choose_backend` (setting `watch_backend`):
 - `inotify` (Linux, the default there): the kernel's events on the asyncio loop through
@@ -23,13 +24,15 @@ from typing import Literal
 
 import structlog
 from sessiond.engine import Engine
-from sessiond.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, inotify_loop
+from sessiond.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, following, inotify_loop
 from watchfiles import Change, awatch
 
 log = structlog.get_logger(__name__)
 
 ROOT_POLL_S = 1.0
 Backend = Literal["inotify", "watchfiles"]
+# The safety-net sweep's interval by backend when `sweep_every` is not set.
+SWEEP_EVERY_S: dict[Backend, float] = {"inotify": 120.0, "watchfiles": 20.0}
 
 
 def choose_backend(requested: str, platform: str = sys.platform) -> Backend:
@@ -128,7 +131,14 @@ async def _watch_roots(engine: Engine, restart: asyncio.Event) -> None:
             return
 
 
-async def sweep_loop(engine: Engine, every: float) -> None:
+async def sweep_loop(engine: Engine, every: float | None) -> None:
+    """Stat every known file each `every` s (None: by backend, see SWEEP_EVERY_S)."""
     while True:
-        await asyncio.sleep(every)
+        await asyncio.sleep(every if every is not None else sweep_interval(engine))
         engine.sweep()
+
+
+def sweep_interval(engine: Engine) -> float:
+    """inotify reports its own losses (IN_Q_OVERFLOW triggers a sweep at once), so the
+    safety net can be wide; watchfiles can lose events silently (polling, its queue)."""
+    return SWEEP_EVERY_S["inotify" if following(engine) else "watchfiles"]

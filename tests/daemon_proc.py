@@ -45,6 +45,8 @@ class DaemonProcess:
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     log_path: Path | None = None
+    # Run the daemon through this command (e.g. `setpriv ...` to drop capabilities).
+    prefix: list[str] = field(default_factory=list)
 
     @property
     def state_dir(self) -> Path:
@@ -81,7 +83,8 @@ class DaemonProcess:
         self.log_path = self.root / f"daemon-{int(time.time() * 1000)}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sessiond", "run", "--port", str(self.port), *self.args],
+                [*self.prefix, sys.executable, "-m", "sessiond", "run", "--port", str(self.port),
+                 *self.args],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

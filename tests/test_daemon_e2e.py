@@ -301,3 +301,19 @@ async def test_a_subagent_waiting_for_approval_makes_its_parent_wait(
     shown = daemon.sessions()[parent.session_id]
     assert shown["status"] == "waiting_for_approval"
     assert shown["pending_tool"] == {"name": "Bash", "summary": "rm -rf build"}
+
+
+async def test_another_agents_file_in_the_claude_folder(daemon: DaemonProcess, events: SSEClient) -> None:
+    stray = daemon.claude_projects / "-home-u-x" / "0b9c1d3e-aaaa-bbbb-cccc-123456789abc.jsonl"
+    stray.parent.mkdir(parents=True)
+    codex_lines = [
+        {"timestamp": "2026-04-01T10:00:00Z", "type": "session_meta", "payload": {"id": "x", "cwd": "/x"}},
+        {"timestamp": "2026-04-01T10:00:01Z", "type": "event_msg", "payload": {"type": "task_started"}},
+    ]
+    stray.write_text("".join(json.dumps(line) + "\n" for line in codex_lines))
+    # A real Claude session beside it still works, and the stray file makes no session.
+    t = ClaudeTranscript(daemon.claude_projects)
+    t.write(t.prompt("real work"))
+    await events.transition_to("working")
+    assert set(daemon.sessions()) == {t.session_id}
+    assert daemon.output().count("unrecognised") == 1

@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,13 +83,25 @@ def interrupted(t: ClaudeTranscript, tool_id: str) -> list[dict[str, Any]]:
     return [rejected, note]  # fmt: skip
 
 
+async def run(argv: list[str], env: dict[str, str], stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    """Run a hook command as an agent would: payload on stdin (or none), output captured."""
+    proc = await asyncio.create_subprocess_exec(
+        *argv, env=env, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(stdin), 30)
+    assert proc.returncode is not None
+    return proc.returncode, out, err
+
+
 async def quiet(events: SSEClient, seconds: float = QUIET) -> list[SSEEvent]:
     """The transitions published over a quiet window."""
     await asyncio.sleep(seconds)
     return [e for e in events.drain() if e.event == "transition"]
 
 
-async def started(daemon: DaemonProcess, events: SSEClient, prompt: str = "fix the tests") -> ClaudeTranscript:
+async def started(
+    daemon: DaemonProcess, events: SSEClient, prompt: str = "fix the tests"
+) -> ClaudeTranscript:
     t = ClaudeTranscript(daemon.claude_projects)
     t.write(t.prompt(prompt))
     first = await events.transition_to("working")
@@ -239,11 +250,10 @@ async def test_codex_and_gemini_through_the_forwarder(daemon: DaemonProcess, eve
     thread = "B5F6C1C2-1111-2222-3333-444455556666"
     notify = {"type": "agent-turn-complete", "thread-id": thread, "turn-id": "12345",
               "cwd": "/home/u/project", "client": "codex-tui",
-              "input-messages": ["Rename `foo` to `bar`"], "last-assistant-message": "Rename complete."}  # fmt: skip
+              "input-messages": ["Rename `foo` to `bar`"],
+              "last-assistant-message": "Rename complete."}  # fmt: skip
     # Codex's notify: argv, stdin and stdout null; prints nothing, exits 0.
-    done = subprocess.run([str(FORWARDER), "codex", json.dumps(notify)], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert await run([str(FORWARDER), "codex", json.dumps(notify)], env) == (0, b"", b"")
     codex = await events.next_of("transition")
     assert (codex.data["session_id"], codex.data["to"], codex.data["source"]) == (
         thread.lower(), "waiting_for_input", "hook")
@@ -260,9 +270,7 @@ async def test_codex_and_gemini_through_the_forwarder(daemon: DaemonProcess, eve
          "details": {"type": "exec", "title": "Confirm Shell Command", "command": "npm test",
                      "rootCommand": "npm"}},
     ):  # fmt: skip
-        done = subprocess.run([str(FORWARDER), "gemini"], env=env, input=json.dumps(payload).encode(),
-                              capture_output=True, timeout=30)
-        assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+        assert await run([str(FORWARDER), "gemini"], env, json.dumps(payload).encode()) == (0, b"", b"")
     appeared = await events.next_of("transition")
     assert (appeared.data["session_id"], appeared.data["to"]) == ("5f0c2a9e", "working")
     asking = await events.next_of("transition")
@@ -271,14 +279,26 @@ async def test_codex_and_gemini_through_the_forwarder(daemon: DaemonProcess, eve
 
     # `sessiond hook` is the same forwarder; with no daemon to talk to it stays silent.
     payload = json.dumps({**base, "hook_event_name": "AfterAgent", "prompt_response": "Fixed."})
-    done = subprocess.run([sys.executable, "-m", "sessiond", "hook", "gemini"], env=env,
-                          input=payload.encode(), capture_output=True, timeout=30)
-    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    hook_cmd = [sys.executable, "-m", "sessiond", "hook", "gemini"]
+    assert await run(hook_cmd, env, payload.encode()) == (0, b"", b"")
     assert (await events.next_of("transition")).data["to"] == "waiting_for_input"
+    # Its chat file appears, named after those 8 characters: the same session.
+    chats = daemon.gemini_tmp / "app" / "chats"
+    chats.mkdir(parents=True)
+    stamp = now_iso()
+    records = [{"sessionId": gid, "projectHash": "ab" * 32, "startTime": stamp, "lastUpdated": stamp,
+                "kind": "main"},
+               {"id": "u1", "timestamp": stamp, "type": "user", "content": [{"text": "fix the build"}]},
+               {"id": "g1", "timestamp": stamp, "type": "gemini", "content": "Fixed."}]  # fmt: skip
+    (chats / "session-2026-08-20T10-15-5f0c2a9e.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in records))
+    await asyncio.sleep(QUIET)
+    gemini = {k: v for k, v in daemon.sessions().items() if v["agent"] == "gemini"}
+    assert list(gemini) == ["5f0c2a9e"]
+    assert (gemini["5f0c2a9e"]["status"], gemini["5f0c2a9e"]["project"]) == ("waiting_for_input", "app")
+
     lonely = {**env, "SESSIOND_STATE_DIR": str(daemon.root / "nowhere")}
-    done = subprocess.run([str(FORWARDER), "gemini"], env=lonely, input=payload.encode(),
-                          capture_output=True, timeout=30)
-    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert await run([str(FORWARDER), "gemini"], lonely, payload.encode()) == (0, b"", b"")
 
 
 def _rss_kb(pid: int) -> int:
@@ -323,7 +343,5 @@ async def test_a_burst_of_hooks_is_answered_and_memory_stays_flat(daemon: Daemon
     assert after - before < 20 * 1024, (before, after)  # generous: flat, not growing per post
     assert len(daemon.sessions()) == 8
     assert daemon.get("/health")[0] == 200
-    status, text = daemon.get("/metrics")
+    _, text = daemon.get("/metrics")
     assert 'sessiond_hook_events_total{agent="claude",event="Stop"}' in text
-    started_at = datetime.now(UTC)
-    assert started_at  # the daemon still answers at once after the burst

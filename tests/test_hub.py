@@ -1,5 +1,7 @@
 """The event hub: ids, resume windows, filters, slow clients."""
 
+import json
+
 from sessiond.hub import EventFilter, EventHub
 
 
@@ -44,3 +46,8 @@ def test_a_client_that_does_not_read_is_cut_off_alone() -> None:
     assert slow.overflowed and cut == [True]
     assert not slow.backlog  # nothing more is held for it
     assert not fast.overflowed
+
+
+def test_event_json_is_sliced_from_its_frame() -> None:
+    event = EventHub().publish("session", {"id": "s1", "title": "naïve \u2028 text", "n": [1, 2]})
+    assert json.loads(event.data_json) == event.data

@@ -255,3 +255,13 @@ def test_unavailable_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inotify_mod.sys, "platform", "darwin")
     with pytest.raises(InotifyUnavailable):
         inotify_mod.Inotify()
+
+
+async def test_sweep_is_relaxed_while_inotify_follows(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["watchfiles"]
+    tree = TreeWatcher(engine, asyncio.get_running_loop())
+    assert inotify_mod.following(engine)
+    assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["inotify"]
+    tree.close()
+    assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["watchfiles"]

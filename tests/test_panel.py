@@ -421,7 +421,9 @@ def test_screenshot_of_the_board(
         panel.wait_column(sid(21), "waiting_for_approval")
         panel.wait_column(sid(22), "waiting_for_input")
         panel.wait_column(sid(23), "waiting_for_input")
-        panel.wait_column(sid(24), "working")
+        # The subagent's permission prompt shows in its parent's terminal: the parent
+        # waits for approval too (the subagent itself is listed under it).
+        panel.wait_column(sid(24), "waiting_for_approval")
         panel.wait_column(sid(25), "working")
         panel.wait_column(sid(26), "idle")
         # Every column has a card; the subagent is listed under its parent, not as a card.

@@ -77,7 +77,7 @@ async def test_a_file_whose_classifier_keeps_failing_is_quarantined(tmp_path: Pa
     engine.start()
     for i in range(5):
         with path.open("a") as fh:
-            fh.write(json.dumps({"type": "user", "n": i}) + "\n")
+            fh.write(json.dumps({"type": "user", "uuid": f"u{i}", "sessionId": "s1"}) + "\n")
         engine.file_changed(path)
     assert engine.quarantined() == {str(path): "its classifier failed repeatedly"}
     # Quarantined: no longer read, so no failure loop.

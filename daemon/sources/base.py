@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from sessiond.protocol import Agent, JSONDict, PendingTool, Source, Status
+from sessiond.protocol import MAX_REASON, Agent, JSONDict, PendingTool, Source, Status, clip
 
 FileRole = Literal["session", "subagent", "compaction"]
 
@@ -188,7 +188,9 @@ def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Class
             recheck = _earliest(recheck, stale_at)
     return Classification(
         status=status,
-        reason=reason,
+        # Reasons quote transcript text (tool names, error messages): bounded here,
+        # once for every agent.
+        reason=clip(reason, MAX_REASON),
         since=since,
         # Waiting for input keeps a pending tool too: it is the question asked
         # (AskUserQuestion), which the panel and the toast show.

@@ -10,6 +10,7 @@ bounded window of recent uuids. It never holds the conversation itself.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import OrderedDict, deque
@@ -183,7 +184,7 @@ class ClaudeSource:
             return "leafUuid" in record
         if kind == "queue-operation":
             return "operation" in record
-        return kind in _BOOKKEEPING and "sessionId" in record
+        return isinstance(kind, str) and kind in _BOOKKEEPING and "sessionId" in record
 
 
 class ClaudeState:
@@ -297,7 +298,7 @@ class ClaudeState:
             elif kind in ("user", "assistant", "system", "progress", "attachment"):
                 self._meta.session_id = sid
         cwd = record.get("cwd")
-        if isinstance(cwd, str) and cwd:
+        if isinstance(cwd, str) and cwd and cwd != self._meta.cwd:
             self._meta.cwd, self._meta.project = cwd, project_name(cwd)
         branch = record.get("gitBranch")
         if isinstance(branch, str) and branch:
@@ -482,7 +483,7 @@ class ClaudeState:
                 tool.start = max(tool.start, at)
             elif hook in ("PostToolUse", "PostToolUseFailure") and tool is not None:
                 tool.progress_at = at
-        elif dtype in _EVIDENCE:
+        elif isinstance(dtype, str) and dtype in _EVIDENCE:
             if dtype == "bash_progress":
                 self._saw_bash_progress = True
             if tool is not None:
@@ -599,6 +600,7 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+@functools.lru_cache(maxsize=64)  # every line repeats the version: parse each once
 def _parse_version(text: str) -> tuple[int, ...] | None:
     parts = re.findall(r"\d+", text)[:3]
     return tuple(int(p) for p in parts) if parts else None

@@ -115,7 +115,7 @@ class CodexState:
 
     def feed(self, record: JSONDict, line_no: int | None, at: datetime) -> None:
         self._last_at = at
-        kind = record.get("type")
+        kind = _word(record.get("type"))
         payload = record.get("payload")
         if not isinstance(payload, dict):
             if kind not in _BARE_ITEMS:
@@ -152,7 +152,7 @@ class CodexState:
             self._meta.parent_id = parent
 
     def _event(self, p: Mapping[str, Any], mark: _Mark) -> None:
-        t = p.get("type")
+        t = _word(p.get("type"))
         if t in _TURN_START:
             self._markers = True
             self._open(mark, "turn started (task_started)")
@@ -182,7 +182,7 @@ class CodexState:
             self._note(mark, "context compacted")
 
     def _item(self, p: Mapping[str, Any], mark: _Mark) -> None:
-        t = p.get("type")
+        t = _word(p.get("type"))
         if t in _CALLS:
             call = _make_call(p, mark)
             self._pending[call.call_id] = call
@@ -329,7 +329,7 @@ def _make_call(p: Mapping[str, Any], mark: _Mark) -> _Call:
         args = p["action"]
         name = "shell"
     escalated = (
-        args.get("sandbox_permissions") in _ESCALATIONS
+        _word(args.get("sandbox_permissions")) in _ESCALATIONS
         or args.get("with_escalated_permissions") is True
     )
     grace = timedelta(0)
@@ -356,6 +356,12 @@ def _summary(name: str, args: Mapping[str, Any], p: Mapping[str, Any]) -> str:
     if isinstance(justification, str) and justification:
         text = f"{text} — {justification}"
     return clip(text, MAX_SUMMARY)
+
+
+def _word(value: object) -> str:
+    """A record's `type` and the like, as a string (a list or dict is no known word, and
+    could not even be looked up in a set)."""
+    return value if isinstance(value, str) else ""
 
 
 def _message_text(content: object) -> str:
@@ -416,4 +422,4 @@ class CodexSource:
         return parse_ts(record.get("timestamp"))
 
     def recognises(self, record: JSONDict) -> bool:
-        return record.get("type") in _KINDS and isinstance(record.get("payload"), dict)
+        return _word(record.get("type")) in _KINDS and isinstance(record.get("payload"), dict)

@@ -91,7 +91,8 @@ class CursorState:
             blocks = []
         if role == "user":
             text = "".join(
-                b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"
+                b["text"] for b in blocks
+                if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
             )
             query = _QUERY.search(text)
             if not self._meta.title and text.strip():

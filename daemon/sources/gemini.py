@@ -393,6 +393,7 @@ class GeminiSource:
             return isinstance(record.get("projectHash"), str) or "messages" in record
         return (
             isinstance(record.get("id"), str)
+            and isinstance(record.get("type"), str)
             and record.get("type") in _MESSAGE_TYPES
             and "content" in record
             and "message" not in record
