@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,22 +26,6 @@ def watch_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(daemon_proc, "WATCH_BACKEND", request.param)
     return str(request.param)
 
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    proc = make_daemon(tmp_path / "d")
-    (proc.claude_projects).mkdir(parents=True)
-    proc.start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture
-async def events(daemon: DaemonProcess) -> AsyncIterator[SSEClient]:
-    async with SSEClient(f"{daemon.base_url}/events") as client:
-        snapshot = await client.next_of("snapshot")
-        assert snapshot.data["sessions"] == []
-        yield client
 
 
 async def test_prompt_reply_and_approval_wait(daemon: DaemonProcess, events: SSEClient) -> None:

@@ -15,14 +15,13 @@ import sys
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess
 from tests.sse import SSEClient, SSEEvent
 from tests.transcripts import ClaudeTranscript, now_iso
 
@@ -30,22 +29,6 @@ from tests.transcripts import ClaudeTranscript, now_iso
 QUIET = 1.2
 FORWARDER = Path(sys.executable).parent / "sessiond-hook"
 
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
-    proc = make_daemon(tmp_path / "d")
-    proc.claude_projects.mkdir(parents=True)
-    proc.start()
-    yield proc
-    proc.kill()
-
-
-@pytest.fixture
-async def events(daemon: DaemonProcess) -> AsyncIterator[SSEClient]:
-    async with SSEClient(f"{daemon.base_url}/events") as client:
-        snapshot = await client.next_of("snapshot")
-        assert snapshot.data["sessions"] == []
-        yield client
 
 
 def post_raw(daemon: DaemonProcess, agent: str, body: bytes, token: str | None) -> tuple[int, Any]:
