@@ -44,6 +44,8 @@ class DaemonProcess:
     args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
+    # The interpreter that runs the daemon (a test of the built wheel uses its own venv).
+    python: str = sys.executable
     log_path: Path | None = None
     # Run the daemon through this command (e.g. `setpriv ...` to drop capabilities).
     prefix: list[str] = field(default_factory=list)
@@ -83,7 +85,7 @@ class DaemonProcess:
         self.log_path = self.root / f"daemon-{int(time.time() * 1000)}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [*self.prefix, sys.executable, "-m", "sessiond", "run", "--port", str(self.port),
+                [*self.prefix, self.python, "-m", "sessiond", "run", "--port", str(self.port),
                  *self.args],
                 env=self.env,
                 stdout=log,
