@@ -12,6 +12,7 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -141,9 +142,19 @@ def make_special_files(directory: Path, tag: str) -> tuple[list[Path], list[sock
     folder = directory / f"dir-{tag}.jsonl"
     folder.mkdir()
     made.append(folder)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock_path = directory / f"sock-{tag}.jsonl"
-    sock.bind(str(sock_path))
+    # A Unix socket path is limited to ~108 bytes and temp dirs can be deeper: bind at a
+    # short path, then move the socket file into place (a rename keeps the socket).
+    short_dir = Path(tempfile.mkdtemp(prefix="s", dir="/tmp"))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(short_dir / "s"))
+        (short_dir / "s").rename(sock_path)
+    except OSError:
+        sock.close()
+        raise
+    finally:
+        shutil.rmtree(short_dir, ignore_errors=True)
     made.append(sock_path)
     if os.geteuid() == 0:
         device = directory / f"dev-{tag}.jsonl"
