@@ -32,8 +32,8 @@ class Sizes:
     client_counts: tuple[int, ...] = (1, 100, 1000)
     hook_samples: int = 200
     startup_files: int = 5000
-    startup_bytes: int = 2 * 2**30 + 2**27  # a little over 2 GB
-    startup_runs: int = 3
+    startup_bytes: int = 2 * 2**30 + 2**26  # a little over 2 GB
+    startup_runs: int = 5
     load_sessions: int = 200
     load_rate: int = 20
     load_seconds: float = 60.0  # after a 3 s warm-up

@@ -25,7 +25,7 @@ PROJECTS_PER_CACHE = 50
 def ensure(cache: Path, files: int, total_bytes: int) -> tuple[Path, int]:
     """`<cache>/projects` holding `files` transcripts of >= `total_bytes` in all; (projects, bytes)."""
     marker = cache / "complete.json"
-    wanted = {"files": files, "total_bytes": total_bytes, "version": 1}
+    wanted = {"files": files, "total_bytes": total_bytes, "version": 2}
     if marker.exists():
         done = json.loads(marker.read_text())
         if {k: done.get(k) for k in wanted} == wanted:
@@ -39,10 +39,16 @@ def ensure(cache: Path, files: int, total_bytes: int) -> tuple[Path, int]:
     scale = total_bytes / sum(weights)
     projects = cache / "projects"
     written = 0
+    wanted_so_far = 0.0
     for i, weight in enumerate(weights):
         base = bases[i % len(bases)]
-        target = max(4096, int(weight * scale))
-        copies = max(1, math.ceil(target / len(base)))
+        # Whole copies only; the running total tracks the wanted one, so the sum lands
+        # within one copy of `total_bytes` (and never below it: the last file makes up).
+        wanted_so_far += weight * scale
+        short = wanted_so_far - written
+        copies = max(1, round(short / len(base)))
+        if i == files - 1:
+            copies = max(1, math.ceil(short / len(base)))
         directory = projects / f"-home-u-bench-{i % PROJECTS_PER_CACHE}"
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{uuid.UUID(int=rng.getrandbits(128), version=4)}.jsonl"

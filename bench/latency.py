@@ -17,7 +17,7 @@ from typing import Any
 from bench import transcript
 from bench.clients import ClientPool
 from bench.daemon import Daemon
-from bench.stats import Expected, match, summary_ms
+from bench.stats import Expected, match, slowest_per_line, summary_ms
 
 SESSIONS = 10
 
@@ -49,7 +49,9 @@ def file_to_sse(work: Path, backend: str, *, clients: int, appends: int,
             time.sleep(1.0 + clients / 500)
             per, lost = pool.collect()
             rss_after = daemon.sample().rss_kb
-    all_ns, last_ns, wrong = match(expected, per)
+    deliveries, wrong = match(expected, per)
+    all_ns = [ns for _, ns in deliveries]
+    last_ns = slowest_per_line(deliveries)
     return {
         "clients": clients,
         "connected": pool.connected,

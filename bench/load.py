@@ -70,9 +70,9 @@ def run(work: Path, backend: str, *, sessions: int, rate: int, seconds: float,
             time.sleep(2.0)
             per, lost = pool.collect()
             final: procstat.Sample = daemon.sample()
-    everything, _, wrong = match(expected | warm, per)
-    measured, _, _ = match(expected, per)
-    warm_ns, _, _ = match(warm, per)
+    everything, wrong = match(expected | warm, per)
+    measured = [ns for key, ns in everything if key in expected]
+    warm_ns = [ns for key, ns in everything if key in warm]
     return {
         "sessions": sessions,
         "lines": total,

@@ -32,24 +32,25 @@ def summary_ms(values_ns: Sequence[int]) -> dict[str, float]:
 Expected = dict[tuple[str, str], tuple[str, int]]
 
 
+Delivery = tuple[tuple[str, str], int]  # (the line's key in Expected, latency in ns)
+
+
 def match(expected: Expected, per_worker: list[list[tuple[str, int, str, str, int, str]]]
-          ) -> tuple[list[int], list[int], int]:
+          ) -> tuple[list[Delivery], int]:
     """Pair each received transition with the line that made it.
 
     A transition's `at` is the time of the last line its status rests on: the
     status-changing line itself, or (when the daemon read several lines at once) a later
-    line of the same status. So the line that made it is the last one written to that
-    session for that status at or before `at`. Returns the latency of every delivery, the
-    latency of the last client to get each line's transition, and how many transitions
-    matched no line written.
+    line of the same status. So the line that made it is the last status-changing line
+    written to that session at or before `at`, and it must be for that status. Returns
+    every delivery, and how many transitions matched no line written.
     """
     by_session: dict[str, list[tuple[str, str, int]]] = {}
     for (sid, ts), (to, written) in expected.items():
         by_session.setdefault(sid, []).append((ts, to, written))
     for lines in by_session.values():
         lines.sort()
-    all_ns: list[int] = []
-    last: dict[tuple[str, str], int] = {}
+    deliveries: list[Delivery] = []
     wrong = 0
     for records in per_worker:
         for sid, _k, to, _source, received, at in records:
@@ -59,7 +60,13 @@ def match(expected: Expected, per_worker: list[list[tuple[str, int, str, str, in
                 wrong += 1
                 continue
             ts, _, written = lines[i - 1]
-            latency = received - written
-            all_ns.append(latency)
-            last[(sid, ts)] = max(last.get((sid, ts), 0), latency)
-    return all_ns, list(last.values()), wrong
+            deliveries.append(((sid, ts), received - written))
+    return deliveries, wrong
+
+
+def slowest_per_line(deliveries: list[Delivery]) -> list[int]:
+    """For each line, the latency of the last client to get its transition."""
+    last: dict[tuple[str, str], int] = {}
+    for key, latency in deliveries:
+        last[key] = max(last.get(key, 0), latency)
+    return list(last.values())

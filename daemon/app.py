@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import gc
 import ipaddress
 import json
 import os
@@ -30,7 +31,7 @@ from sessiond.engine import Engine
 from sessiond.hub import Event, EventHub
 from sessiond.metrics import Metrics
 from sessiond.notifier import Notifier
-from sessiond.persist import Persistence
+from sessiond.persist import Persistence, Previous
 from sessiond.protocol import ComponentHealth, RuntimeInfo, utcnow
 from sessiond.server import Context, build_app
 from sessiond.sources import all_sources
@@ -108,6 +109,22 @@ def open_store(state_dir: Path) -> Store:
         return Store(path)
 
 
+def start_engine(engine: Engine, previous: Previous) -> None:
+    """Classify every existing transcript, with the cyclic GC paused.
+
+    Start-up makes hundreds of thousands of objects that all stay alive (one state per
+    transcript) or are freed by reference counting (the decoded lines): collecting while
+    they pile up is pure cost (~50 ms with 5,000 sessions). Afterwards the survivors are
+    frozen, so later full collections do not walk them again on every pass.
+    """
+    gc.disable()
+    try:
+        engine.start(previous)
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
 def read_runtime(path: Path) -> RuntimeInfo | None:
     try:
         return RuntimeInfo.from_json(json.loads(path.read_text(encoding="utf-8")))
@@ -167,7 +184,7 @@ class Daemon:
         self.engine.toast_listener = self.notifier.on_transition
         self.hub.listeners.append(self._on_event)
         self.metrics.extra_text.append(self.notifier.stats.prometheus)
-        self.engine.start(previous)
+        start_engine(self.engine, previous)
         ctx = Context(
             config=config,
             engine=self.engine,

@@ -152,12 +152,14 @@ class TreeWatcher:
 
     # -- watches --------------------------------------------------------------------
 
-    def watch_tree(self, top: Path | str) -> None:
-        """Watch `top` and every directory under it (never through a symlink)."""
+    def watch_tree(self, top: Path | str, *, root: bool = False) -> None:
+        """Watch `top` and every directory under it, never through a symlink (except
+        `top` itself when it is an agent's root: a root may be a symlink)."""
         stack = [os.fspath(top)]
         while stack:
             directory = stack.pop()
-            if not self._add(directory):
+            follow = root and directory == os.fspath(top)
+            if not self._add(directory, follow=follow):
                 continue
             try:
                 with os.scandir(directory) as entries:
@@ -167,9 +169,9 @@ class TreeWatcher:
             except OSError:
                 continue  # vanished or unreadable; _add has warned if it matters
 
-    def _add(self, directory: str) -> bool:
+    def _add(self, directory: str, *, follow: bool = False) -> bool:
         try:
-            wd = self.inotify.add_watch(directory, DIR_MASK)
+            wd = self.inotify.add_watch(directory, DIR_MASK & ~IN_DONT_FOLLOW if follow else DIR_MASK)
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise InotifyUnavailable(
@@ -280,7 +282,7 @@ class TreeWatcher:
         log.warning("inotify queue overflowed; re-scanning every root")
         for root in self.engine.roots:
             if root.path.is_dir():
-                self.watch_tree(root.path)
+                self.watch_tree(root.path, root=True)
         self._safely(self.engine.sweep)
 
     @staticmethod
@@ -307,7 +309,7 @@ async def inotify_loop(engine: Engine, *, root_poll_s: float = 1.0) -> None:
     try:
         for root in engine.roots:
             if root.path.is_dir():
-                watcher.watch_tree(root.path)
+                watcher.watch_tree(root.path, root=True)
         log.info("watching transcripts with inotify", directories=watcher.watched)
         while True:
             await asyncio.sleep(root_poll_s)
@@ -323,5 +325,5 @@ def _follow_new_roots(engine: Engine, watcher: TreeWatcher) -> None:
     # then both read and reported, never neither.
     for root in engine.roots:
         if not root.exists and root.path.is_dir():
-            watcher.watch_tree(root.path)
+            watcher.watch_tree(root.path, root=True)
     engine.check_roots()

@@ -265,3 +265,31 @@ async def test_sweep_is_relaxed_while_inotify_follows(tmp_path: Path) -> None:
     assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["inotify"]
     tree.close()
     assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["watchfiles"]
+
+
+async def test_a_symlinked_root_is_followed_but_no_symlink_below_it(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere" / "projects"
+    real.mkdir(parents=True)
+    (tmp_path / "claude").mkdir()
+    (tmp_path / "claude" / "projects").symlink_to(real)  # the root itself is a symlink
+    outside = tmp_path / "outside" / "-home-u-x"
+    outside.mkdir(parents=True)
+    engine = make_engine(tmp_path)
+    engine.start()
+    tree = TreeWatcher(engine, asyncio.get_running_loop())
+    try:
+        projects = tmp_path / "claude" / "projects"
+        tree.watch_tree(projects, root=True)
+        (projects / "-home-u-x").symlink_to(outside)  # a symlink below the root
+        t = ClaudeTranscript(projects)
+        t.write(t.prompt("through the symlinked root"))
+        await engine.until("changed", t.path)
+        assert t.session_id in engine.sessions
+        sneaky = outside / "s-outside.jsonl"
+        sneaky.write_text("{}\n")
+        await asyncio.sleep(0.2)
+        assert str(projects / "-home-u-x") not in tree._wds  # the symlink is not watched
+        assert all("s-outside" not in str(path) for _, path in engine.calls)
+    finally:
+        tree.close()
+        engine.close()
