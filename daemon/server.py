@@ -65,6 +65,7 @@ class Context:
     hook_handler: HookHandler | None = None
     extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
     streams: set[Subscriber] = field(default_factory=set)
+    snapshot_cache: tuple[tuple[int, EventFilter], bytes] | None = None
 
     def allowed_hosts(self) -> set[str]:
         port = self.port
@@ -225,12 +226,21 @@ def _last_seen(request: web.Request) -> int | None:
 
 
 def _snapshot_frame(ctx: Context, wanted: EventFilter) -> bytes:
+    # Building the snapshot of thousands of sessions takes tens of milliseconds; clients
+    # that connect between two events get the same bytes. (What changes without an event
+    # -- a reason naming a newer line, last_activity -- is what a client following the
+    # stream would not have seen either.)
+    key = (ctx.hub.last_id, wanted)
+    if ctx.snapshot_cache is not None and ctx.snapshot_cache[0] == key:
+        return ctx.snapshot_cache[1]
     sessions = [s.to_json() for s in ctx.engine.snapshot()]
     data = {
         "sessions": [s for s in sessions if wanted.matches_session(s)],
         "last_event_id": ctx.hub.last_id,
     }
-    return encode_frame("snapshot", data, ctx.hub.last_id)
+    frame = encode_frame("snapshot", data, ctx.hub.last_id)
+    ctx.snapshot_cache = (key, frame)
+    return frame
 
 
 def _opening(ctx: Context, wanted: EventFilter, last_seen: int | None) -> bytes:
