@@ -118,7 +118,14 @@ class Host:
 
     @property
     def log_file(self) -> Path:
+        """The daemon's own log (JSON lines, rotated): what `sessiond logs` shows."""
         return self.state_dir / "sessiond.log"
+
+    @property
+    def launchd_output(self) -> Path:
+        """Where launchd sends stdout/stderr (early failures, before logging starts).
+        Not the daemon's own log file: two writers, one of them rotating, would clash."""
+        return self.state_dir / "launchd.log"
 
     @property
     def domain(self) -> str:
@@ -189,7 +196,7 @@ def render_unit(host: Host) -> str:
 def render_plist(host: Host) -> str:
     """The launchd agent for this host: absolute interpreter, log file, settings."""
     data = plistlib.loads(_template("sessiond.launchd", f"{LABEL}.plist").encode("utf-8"))
-    values = {"@PYTHON@": host.python, "@LOG_FILE@": str(host.log_file)}
+    values = {"@PYTHON@": host.python, "@LOG_FILE@": str(host.launchd_output)}
 
     def fill(node: Any) -> Any:
         if isinstance(node, str):
@@ -335,7 +342,7 @@ def install(
     try:
         if host.manager == "launchd":
             # launchd does not create the folder of StandardOutPath itself.
-            host.log_file.parent.mkdir(parents=True, exist_ok=True)
+            host.launchd_output.parent.mkdir(parents=True, exist_ok=True)
         if plan.state != "identical":
             _write_atomic(plan.path, plan.content)
     except OSError as exc:

@@ -175,7 +175,7 @@ def test_plist_parses_and_has_the_required_keys(env: Env, tmp_path: Path) -> Non
     env["CLAUDE_CONFIG_DIR"] = "/opt/claude"
     text = service.render_plist(service.Host.detect("darwin", env))
     data = plistlib.loads(text.encode())
-    log_file = str(tmp_path / "state & <logs>" / "sessiond.log")
+    log_file = str(tmp_path / "state & <logs>" / "launchd.log")
     assert data["Label"] == "dev.sessiond"
     assert data["ProgramArguments"] == [os.path.abspath(sys.executable), "-m", "sessiond", "run"]
     assert data["RunAtLoad"] is True
