@@ -10,11 +10,10 @@ calls `file_changed` / `file_deleted`, the sweep calls `sweep`, timers call back
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from sessiond.jsonl import decode_line
 from sessiond.logs import WarnOnce
 from sessiond.persist import Previous
 from sessiond.protocol import MAX_TITLE, JSONDict, Session, Source, Status, Transition, clip, utcnow
+from sessiond.reading import DocumentError, ReadStats, TranscriptReader, read_document
 from sessiond.sources.base import (
     AgentSource,
     Classification,
@@ -42,21 +42,12 @@ from sessiond.sources.base import (
     TranscriptState,
     classify,
 )
-from sessiond.tailer import NotAFile, Tail, Tailer, is_permission_error, open_regular, read_tail
+from sessiond.tailer import NotAFile, Tailer, is_permission_error
 
 log = structlog.get_logger(__name__)
 
-# Start-up reads a file's head for its title and metadata: this much, and up to
-# HEAD_BYTES only when that held no title yet (a first prompt can be long)...
-HEAD_FIRST = 16 * 1024
-HEAD_BYTES = 64 * 1024
-# ...and its tail in growing blocks, from this size up to the last, until the
-# classifier has what it needs.
-TAIL_BLOCKS = (8 * 1024, 32 * 1024, 128 * 1024, 512 * 1024, 4 * 1024 * 1024)
 # One turn of the event loop reads at most this many tailer batches of one file.
 READ_SLICES = 4
-# A legacy whole-document transcript larger than this is not read.
-MAX_DOCUMENT = 64 * 1024 * 1024
 # A file whose classifier raised this many times is quarantined.
 MAX_FAILURES = 3
 # `last_activity` alone changes with every line; publish it at most this often.
@@ -97,14 +88,6 @@ class Root:
     exists: bool = False
 
 
-@dataclass(slots=True)
-class EngineStats:
-    lines: int = 0
-    garbage_lines: int = 0
-    skipped_lines: int = 0
-    transitions: dict[str, int] = field(default_factory=dict)
-
-
 class Engine:
     def __init__(self, config: Config, hub: EventHub, sources: list[AgentSource]) -> None:
         self.config = config
@@ -114,7 +97,7 @@ class Engine:
         ]
         self.files: dict[Path, TrackedFile] = {}
         self.sessions: dict[str, Session] = {}
-        self.stats = EngineStats()
+        self.stats = ReadStats()
         # Called with every published transition (the notifier, metrics).
         self.transition_listeners: list[Callable[[Transition], None]] = []
         # The notifier: called as (transition, replayed=..., recovered=...).
@@ -127,6 +110,7 @@ class Engine:
         self._activity_published: dict[str, datetime] = {}
         self._compacting: dict[str, datetime] = {}
         self._warn = WarnOnce(log)
+        self._reader = TranscriptReader(self.stats, self._warn)
         # session id -> the file that carries it (compaction files carry none)
         self._by_session: dict[str, Path] = {}
         # Sessions of files too old to read at start-up, as shown until they grow.
@@ -344,7 +328,9 @@ class Engine:
             if tracked.info.whole_document:
                 self._reload_document(tracked, now)
             else:
-                tracked.state = self._state_from_tail(tracked, now)
+                tracked.state, tracked.tailer = self._reader.from_tail(
+                    tracked.path, tracked.source, tracked.info, now
+                )
         except NotAFile:
             self._warn.warn(tracked.path, "not-a-file", "skipping a transcript path that is not a file")
             self.files.pop(tracked.path, None)
@@ -356,54 +342,6 @@ class Engine:
         self._note_size(tracked)
         self._evaluate(tracked, now=now, source="transcript", signal_at=None, initial=initial)
 
-    def _state_from_tail(
-        self, tracked: TrackedFile, now: datetime, *, end: int | None = None
-    ) -> TranscriptState:
-        path = tracked.path
-        fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        # Read backwards in growing blocks until the rules have what they need.
-        records: list[tuple[JSONDict, int | None, datetime]] = []
-        smaller: Tail | None = None
-        for block in TAIL_BLOCKS:
-            tail = read_tail(path, block, end=end)
-            if tail.whole_file:
-                break
-            # Each line is decoded once: a bigger block adds only the lines before the
-            # smaller one's, and the probe and the state below share the records.
-            lines = tail.lines
-            if smaller is not None and smaller.end == tail.end:
-                lines = lines[: len(lines) - len(smaller.lines)]
-            else:
-                records = []
-            records = self._decode_lines(tracked, [(None, line) for line in lines],
-                                         fallback, now) + records
-            smaller = tail
-            if self._has_basis(tracked, records):
-                break
-        state = tracked.source.new_state(tracked.info)
-        if not tail.whole_file:
-            # The head carries the title (the first prompt) and the session's metadata.
-            limit = min(HEAD_BYTES, tail.start)
-            head_lines = self._head_lines(path, limit=min(HEAD_FIRST, limit))
-            self._feed_lines(tracked, state, [(None, line) for line in head_lines], fallback, now)
-            if not state.meta.title and limit > HEAD_FIRST:
-                more = self._head_lines(path, limit=limit)[len(head_lines) :]
-                self._feed_lines(tracked, state, [(None, line) for line in more], fallback, now)
-            for record, line_no, at in records:
-                state.feed(record, line_no, at)
-        else:
-            numbered: list[tuple[int | None, bytes]] = [
-                (i + 1, line) for i, line in enumerate(tail.lines)
-            ]
-            self._feed_lines(tracked, state, numbered, fallback, now)
-        tracked.tailer = Tailer(
-            path,
-            offset=tail.end,
-            inode=tail.inode,
-            line_no=len(tail.lines) if tail.whole_file else None,
-        )
-        return state
-
     def _catch_up(self, tracked: TrackedFile, offset: int) -> None:
         """Replay what was written while the daemon was down, publishing each change.
 
@@ -413,8 +351,10 @@ class Engine:
         """
         now = utcnow()
         try:
-            state = self._state_from_tail(tracked, now, end=offset)
-            inode = tracked.tailer.inode
+            state, tailer = self._reader.from_tail(
+                tracked.path, tracked.source, tracked.info, now, end=offset
+            )
+            inode = tailer.inode
             tracked.tailer = Tailer(tracked.path, offset=offset, inode=inode, line_no=None)
             lines: list[tuple[int | None, bytes]] = []
             while True:
@@ -447,89 +387,14 @@ class Engine:
         self._note_size(tracked)
         self._evaluate(tracked, now=now, source="timer", signal_at=None)
 
-    @staticmethod
-    def _has_basis(tracked: TrackedFile, records: list[tuple[JSONDict, int | None, datetime]]) -> bool:
-        """Do these records alone give the rules a basis? (`has_basis` never turns back
-        to False, so the probe stops at the first record that gives one.)"""
-        probe = tracked.source.new_state(tracked.info)
-        for record, line_no, at in records:
-            probe.feed(record, line_no, at)
-            if probe.has_basis():
-                return True
-        return False
-
-    @staticmethod
-    def _head_lines(path: Path, limit: int) -> list[bytes]:
-        if limit <= 0:
-            return []
-        with os.fdopen(open_regular(path), "rb") as fh:  # never blocks on a FIFO
-            data = fh.read(limit)
-        return data.split(b"\n")[:-1]
-
-    def _feed_lines(
-        self,
-        tracked: TrackedFile,
-        state: TranscriptState,
-        lines: list[tuple[int | None, bytes]],
-        fallback: datetime,
-        now: datetime,
-    ) -> None:
-        for record, line_no, at in self._decode_lines(tracked, lines, fallback, now):
-            state.feed(record, line_no, at)
-
-    def _decode_lines(
-        self,
-        tracked: TrackedFile,
-        lines: list[tuple[int | None, bytes]],
-        fallback: datetime,
-        now: datetime,
-    ) -> list[tuple[JSONDict, int | None, datetime]]:
-        """Every record of `lines`, with its line number and the time it was written."""
-        source = tracked.source
-        last_at = fallback
-        out: list[tuple[JSONDict, int | None, datetime]] = []
-        for line_no, raw in lines:
-            decoded = decode_line(raw)
-            self.stats.lines += 1
-            if decoded.had_garbage:
-                self.stats.garbage_lines += 1
-                self._warn.warn(tracked.path, "garbage", "skipping bytes that are not JSON",
-                                line=line_no)
-            for record in decoded.records:
-                if not source.recognises(record):
-                    # Another agent's format in this agent's folder (or a future record
-                    # kind): it must not steer this agent's rules.
-                    self._warn.warn(tracked.path, "unrecognised",
-                                    f"skipping records that are not {source.agent} transcript lines",
-                                    line=line_no)
-                    continue
-                written = source.record_time(record)
-                # The record's own time when it has one (a line read late still counts
-                # from when it was written), never later than now.
-                at = min(written, now) if written is not None else max(last_at, fallback)
-                last_at = at
-                out.append((record, line_no, at))
-        return out
-
     def _reload_document(self, tracked: TrackedFile, now: datetime) -> None:
         """Legacy whole-document transcripts are re-read whole on every change."""
-        # open_regular: a path replaced by a FIFO must not block the daemon.
-        with os.fdopen(open_regular(tracked.path), "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size > MAX_DOCUMENT:
-                self._warn.warn(tracked.path, "too-large", "transcript document too large to read",
-                                size=size)
-                return
-            raw = fh.read(MAX_DOCUMENT)
         try:
-            document = json.loads(raw.decode("utf-8", errors="replace"))
-        except (ValueError, RecursionError):  # ValueError: also a 4300-digit integer
+            document = read_document(tracked.path)
+        except DocumentError as exc:
             # Most likely caught mid-rewrite: keep the last good state, read it again on
             # the next change or sweep.
-            self._warn.warn(tracked.path, "incomplete-document",
-                            "transcript document is not complete JSON (mid-rewrite?)")
-            return
-        if not isinstance(document, dict):
+            self._warn.warn(tracked.path, "incomplete-document", str(exc))
             return
         state = tracked.source.new_state(tracked.info)
         written = tracked.source.record_time(document)
@@ -593,7 +458,9 @@ class Engine:
         """Read what was appended, at most `READ_SLICES` batches; True if more is waiting."""
         if tracked.state is None:
             # A cold file woke up: classify from its tail like any file at start-up.
-            tracked.state = self._state_from_tail(tracked, now)
+            tracked.state, tracked.tailer = self._reader.from_tail(
+                tracked.path, tracked.source, tracked.info, now
+            )
             return False
         state = tracked.state
         fallback = now
@@ -607,7 +474,7 @@ class Engine:
                 self.stats.skipped_lines += 1
                 self._warn.warn(tracked.path, "huge-line", "skipping a line longer than the limit",
                                 line=line_no, limit_bytes=tracked.tailer.max_line)
-            self._feed_lines(tracked, state, batch.lines, fallback, now)
+            self._reader.feed(tracked.path, tracked.source, state, batch.lines, fallback, now)
             if not batch.more:
                 return False
         return True
@@ -812,8 +679,6 @@ class Engine:
             session=new,
             latency_ms=latency,
         )
-        key = f"{transition.from_status}->{transition.to_status}"
-        self.stats.transitions[key] = self.stats.transitions.get(key, 0) + 1
         self.hub.publish(
             "transition",
             transition.to_json(),

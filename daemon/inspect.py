@@ -6,7 +6,6 @@ the file in order with the record's own timestamp, then `classify()` as of `now`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,14 +13,12 @@ from pathlib import Path
 
 from sessiond.jsonl import decode_line
 from sessiond.protocol import InspectResult, JSONDict
+from sessiond.reading import DocumentError, read_document
 from sessiond.sources import all_sources
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
 
 # Enough lines to recognise the format: a metadata line may come first.
 _SNIFF_RECORDS = 20
-# A legacy whole-document transcript (Gemini session-*.json) is read whole; beyond this
-# size it is not one of them.
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 class InspectError(Exception):
@@ -131,15 +128,10 @@ def _sample(path: Path) -> list[JSONDict]:
 
 
 def _read_document(path: Path) -> JSONDict:
-    if path.stat().st_size > MAX_DOCUMENT_BYTES:
-        raise InspectError(f"{path} is too large to be a whole-document transcript.")
     try:
-        value = json.loads(path.read_bytes().decode("utf-8", errors="replace"))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise InspectError(f"{path} is not complete JSON (it may be mid-rewrite).") from exc
-    if not isinstance(value, dict):
-        raise InspectError(f"{path} is JSON but not a transcript document.")
-    return value
+        return read_document(path)
+    except DocumentError as exc:
+        raise InspectError(str(exc)) from exc
 
 
 def _env() -> dict[str, str]:
