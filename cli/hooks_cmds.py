@@ -11,13 +11,20 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import click
 from sessiond import hook_forward, hook_install
 from sessiond.config import Config, ConfigError, default_state_dir
-from sessiond.hook_install import HOOK_AGENTS, FileStatus, HookAgent, HookInstallError, Setup
+from sessiond.hook_install import (
+    HOOK_AGENTS,
+    Change,
+    FileStatus,
+    HookAgent,
+    HookInstallError,
+    Setup,
+)
 from sessiond.protocol import RuntimeInfo, parse_ts
 
 _AGENT = click.option(
@@ -39,35 +46,32 @@ def hooks() -> None:
 @_AGENT
 def install(agent: HookAgent | None) -> None:
     """Add sessiond's hooks to the agents' own settings (keeping everything else)."""
-    setup = _setup(agent, create_token=True)
-    failed = False
-    for name in _agents(agent):
-        try:
-            changes = hook_install.install(name, setup)
-        except HookInstallError as exc:
-            click.echo(f"{name}: {exc}", err=True)
-            failed = True
-            continue
-        for change in changes:
-            if change.changed:
-                kept = f" (backup: {change.backup})" if change.backup else ""
-                click.echo(f"{name}: installed in {change.path}{kept}")
-            else:
-                click.echo(f"{name}: already installed in {change.path}")
-            for note in change.notes:
-                click.echo(f"  note: {note}")
-    sys.exit(1 if failed else 0)
+    _apply(agent, hook_install.install, done="installed in", unchanged="already installed in",
+           create_token=True)
 
 
 @hooks.command()
 @_AGENT
 def uninstall(agent: HookAgent | None) -> None:
     """Remove exactly the hooks `sessiond hooks install` added."""
-    setup = _setup(agent, create_token=False)
+    _apply(agent, hook_install.uninstall, done="removed from", unchanged="nothing to remove in",
+           create_token=False)
+
+
+def _apply(
+    agent: HookAgent | None,
+    change_settings: Callable[[HookAgent, Setup], list[Change]],
+    *,
+    done: str,
+    unchanged: str,
+    create_token: bool,
+) -> None:
+    """Install or uninstall for each chosen agent, one line per settings file touched."""
+    setup = _setup(agent, create_token=create_token)
     failed = False
     for name in _agents(agent):
         try:
-            changes = hook_install.uninstall(name, setup)
+            changes = change_settings(name, setup)
         except HookInstallError as exc:
             click.echo(f"{name}: {exc}", err=True)
             failed = True
@@ -75,9 +79,11 @@ def uninstall(agent: HookAgent | None) -> None:
         for change in changes:
             if change.changed:
                 kept = f" (backup: {change.backup})" if change.backup else ""
-                click.echo(f"{name}: removed from {change.path}{kept}")
+                click.echo(f"{name}: {done} {change.path}{kept}")
             else:
-                click.echo(f"{name}: nothing to remove in {change.path}")
+                click.echo(f"{name}: {unchanged} {change.path}")
+            for note in change.notes:
+                click.echo(f"  note: {note}")
     sys.exit(1 if failed else 0)
 
 
