@@ -44,8 +44,10 @@ class TaskSupervisor:
             except Exception as exc:
                 self.restarts[name] += 1
                 log.exception("task failed; restarting", task=name, retry_in_s=backoff)
+                # Not running while it waits: for the watcher that means the daemon
+                # cannot do its job, and /health answers 503 until it is back.
                 self.health[name] = ComponentHealth(
-                    "degraded", f"restarting after {type(exc).__name__}: {exc}"[:200]
+                    "failed", f"restarting in {backoff:g} s after {type(exc).__name__}: {exc}"[:200]
                 )
                 # A task that ran for a while before failing starts its backoff afresh.
                 if time.monotonic() - started > 60:

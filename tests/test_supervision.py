@@ -152,3 +152,37 @@ def test_run_supervise_restarts_a_killed_or_hung_daemon(tmp_path: Path) -> None:
             assert parent.wait(20) == 0
         finally:
             parent.kill()
+
+
+async def test_health_is_503_while_the_watcher_is_down(tmp_path: Path) -> None:
+    """A watcher that crashed is not running until its restart: /health says 503."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from sessiond.metrics import Metrics
+    from sessiond.protocol import ComponentHealth
+    from sessiond.server import Context, build_app
+
+    tasks = TaskSupervisor(first_backoff=30.0)
+
+    async def broken_watcher() -> None:
+        raise OSError("inotify watch limit reached")
+
+    tasks.spawn("watcher", broken_watcher)
+    for _ in range(100):
+        if tasks.health["watcher"].status == "failed":
+            break
+        await asyncio.sleep(0.01)
+    config = Config(state_dir=tmp_path / "state")
+    hub = EventHub()
+    ctx = Context(config=config, engine=Engine(config, hub, []), hub=hub, token="t" * 43,
+                  metrics=Metrics(), components=lambda: {**tasks.health,
+                                                         "server": ComponentHealth("ok")})
+    async with TestClient(TestServer(build_app(ctx))) as client:
+        ctx.port = client.port or 0
+        resp = await client.get("/health", headers={"Host": f"127.0.0.1:{ctx.port}"})
+        body = await resp.json()
+    await tasks.stop()
+    assert resp.status == 503
+    assert body["status"] == "degraded"
+    assert body["components"]["watcher"]["status"] == "failed"
+    assert "inotify watch limit reached" in body["components"]["watcher"]["detail"]
+    assert {"version", "pid", "uptime_s", "sessions", "clients", "last_event_id"} <= set(body)
