@@ -120,7 +120,6 @@ class HookSession:
     """What the hooks told about one session (the title and place of a hook-only session)."""
 
     agent: Agent
-    first_at: datetime
     last_at: datetime
     cwd: str = ""
     title: str = ""
@@ -567,7 +566,7 @@ class HookBook:
         """Note a signal; returns the session's entry (its overlay updated)."""
         entry = self.sessions.get(signal.session_id)
         if entry is None:
-            entry = HookSession(agent=signal.agent, first_at=signal.received, last_at=signal.received)
+            entry = HookSession(agent=signal.agent, last_at=signal.received)
             self.sessions[signal.session_id] = entry
             while len(self.sessions) > self.max_sessions:
                 self.sessions.popitem(last=False)
@@ -606,9 +605,6 @@ class HookBook:
         """
         entry = self.sessions.get(session_id)
         return entry is not None and entry.agent in self.approval_agents
-
-    def last_heard(self) -> dict[str, datetime]:
-        return dict(self.heard)
 
 
 class HookOnlyState:

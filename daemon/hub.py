@@ -176,7 +176,3 @@ class EventHub:
         if oldest is None or last_seen < oldest - 1:
             return None
         return [e for e in self._history if e.id > last_seen]
-
-    def close_all(self) -> None:
-        for sub in list(self._subscribers):
-            sub.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +63,6 @@ class Persistence:
         self._offsets: dict[str, tuple[int, int] | None] = {}
         self._handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._reserved = 0
-        self._flushes = 0
         self._pruned_at = 0.0
         self._flushed_at = -FLUSH_GAP_S
         self.failures = 0
@@ -159,7 +159,6 @@ class Persistence:
                         db.execute("DELETE FROM files WHERE path = ?", (path,))
                     else:
                         db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (path, *position))
-                self._flushes += 1
                 # Pruning scans the rows it may delete: once a minute, not once per
                 # N flushes (under load the loop flushes hundreds of times a second).
                 if now - self._pruned_at >= PRUNE_EVERY_S:
@@ -175,11 +174,8 @@ class Persistence:
             for path, position in offsets.items():
                 self._offsets.setdefault(path, position)
 
-    def _prune(self, db: object, now: float) -> None:
+    def _prune(self, db: sqlite3.Connection, now: float) -> None:
         """Keep at least the last `keep_events` events, and everything of the last day."""
-        import sqlite3
-
-        assert isinstance(db, sqlite3.Connection)
         row = db.execute("SELECT MAX(id) FROM events").fetchone()
         if row is None or row[0] is None:
             return

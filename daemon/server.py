@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -145,7 +146,7 @@ def current_health(ctx: Context) -> tuple[Health, bool]:
         Health(
             status="ok" if ok and serving else "degraded",
             version=__version__,
-            pid=_pid(),
+            pid=os.getpid(),
             uptime_s=time.monotonic() - ctx.started,
             sessions=len(ctx.engine.sessions),
             clients=ctx.hub.clients,
@@ -342,9 +343,4 @@ async def static(request: web.Request) -> web.Response:
         headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-cache"},
     )
 
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()
 

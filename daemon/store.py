@@ -114,10 +114,6 @@ class Store:
                 (key, json.dumps(value)),
             )
 
-    def delete(self, key: str) -> None:
-        with self.transaction() as db:
-            db.execute("DELETE FROM kv WHERE key = ?", (key,))
-
     def update_json(self, key: str, change: Callable[[Any], Any], default: Any = None) -> Any:
         """Read, change and write one value in a single transaction; returns the new value.
 

@@ -316,7 +316,7 @@ def test_book_exact_approvals_and_bounds() -> None:
     stop = sig("codex", {"type": "agent-turn-complete", "thread-id": "t1", "cwd": "/w/p"})
     book.record(stop, None)
     assert not book.exact_approvals("t1")  # notify alone reports no approvals: keep guessing
-    assert book.last_heard() == {"codex": sec(0)}
+    assert book.heard == {"codex": sec(0)}
     ask = sig("claude", claude("PermissionRequest", tool_name="Bash"), at=5)
     book.record(ask, "working")
     assert book.exact_approvals(SID) and not book.exact_approvals("t1")

@@ -18,7 +18,7 @@ serves the live daemon, `sessiond inspect`, replays and property tests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -197,10 +197,6 @@ def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Class
         pending_tool=v.pending_tool if status not in ("idle", "ended") else None,
         recheck_at=recheck,
     )
-
-
-def with_reason(verdict: Verdict, reason: str) -> Verdict:
-    return replace(verdict, reason=reason)
 
 
 def line_ref(line_no: int | None) -> str:
