@@ -1,7 +1,7 @@
 """`sessiond hooks install|uninstall|status [--agent NAME]` and `sessiond hook AGENT [PAYLOAD]`.
 
-Thin click wrappers: the file editing is `sessiond.hook_install`, the forwarding
-`sessiond.hook_forward`; `register(group)` adds them to the CLI.
+Thin click wrappers: the file editing is `sessiond.hooks.install`, the forwarding
+`sessiond.hooks.forward`; `register(group)` adds them to the CLI.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import click
-from sessiond import hook_forward, hook_install
 from sessiond.config import Config, ConfigError, default_state_dir
-from sessiond.hook_install import (
+from sessiond.hooks import forward as hook_forward
+from sessiond.hooks import install as hook_install
+from sessiond.hooks.install import (
     HOOK_AGENTS,
     Change,
     FileStatus,

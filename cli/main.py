@@ -47,7 +47,7 @@ def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, superv
 
     config = load_config(port=port, host=host, allow_remote=allow_remote, notify=not no_notify)
     if supervise:
-        from sessiond.supervisor import daemon_command, run_supervised
+        from sessiond.service.supervisor import daemon_command, run_supervised
 
         options = [f"--port={config.port}", f"--host={host}"]
         options += ["--allow-remote"] * allow_remote + ["--no-notify"] * no_notify
@@ -88,7 +88,7 @@ def status(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def inspect(file: Path, now_text: str | None, as_json: bool) -> None:
     """Classify one transcript file offline, with the daemon's own rules."""
-    from sessiond.inspect import InspectError, inspect_file
+    from sessiond.inspection import InspectError, inspect_file
 
     now = None
     if now_text is not None:

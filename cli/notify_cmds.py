@@ -18,7 +18,7 @@ from datetime import datetime
 
 import click
 from sessiond.config import Config, ConfigError
-from sessiond.notifier import (
+from sessiond.notify.desktop import (
     Probe,
     change_controls,
     dispose,
@@ -27,9 +27,9 @@ from sessiond.notifier import (
     platform_name,
     probe,
 )
-from sessiond.notify_policy import Controls, ControlsError, QuietHours, parse_duration
+from sessiond.notify.policy import Controls, ControlsError, QuietHours, parse_duration
 from sessiond.protocol import Health, RuntimeInfo, utcnow
-from sessiond.store import Store, StoreError
+from sessiond.store.db import Store, StoreError
 
 DELIVERY_TIMEOUT_S = 5.0
 

@@ -1,6 +1,6 @@
 """`sessiond install|uninstall|start|stop|restart|logs|open`: start-at-login and its controls.
 
-Thin click wrappers around `sessiond.service`; `register(group)` adds them to the CLI.
+Thin click wrappers around `sessiond.service.install`; `register(group)` adds them to the CLI.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import click
-from sessiond import service
+from sessiond.service import install as service
 
 
 def _echo(line: str) -> None:

@@ -24,20 +24,22 @@ from typing import IO
 
 import structlog
 from aiohttp import web
-from sessiond import __version__, hooks_api, sdnotify
+from sessiond import __version__
 from sessiond.config import LOOPBACK_HOSTS, Config
-from sessiond.controls_api import add_routes as controls_routes
-from sessiond.engine import Engine
-from sessiond.hub import Event, EventHub
-from sessiond.metrics import Metrics
-from sessiond.notifier import Notifier
-from sessiond.persist import Persistence, Previous
+from sessiond.engine.coordinator import Engine
+from sessiond.hooks import route as hooks_api
+from sessiond.notify.desktop import Notifier
 from sessiond.protocol import ComponentHealth, RuntimeInfo, utcnow
-from sessiond.server import Context, build_app
+from sessiond.service import sdnotify
+from sessiond.service.tasks import TaskSupervisor, measure_loop_lag
 from sessiond.sources import all_sources
-from sessiond.store import DB_NAME, Store, StoreError
-from sessiond.tasks import TaskSupervisor, measure_loop_lag
-from sessiond.watcher import sweep_loop, watch_loop
+from sessiond.store.db import DB_NAME, Store, StoreError
+from sessiond.store.persistence import Persistence, Previous
+from sessiond.watch.watcher import sweep_loop, watch_loop
+from sessiond.web.controls import add_routes as controls_routes
+from sessiond.web.hub import Event, EventHub
+from sessiond.web.metrics import Metrics
+from sessiond.web.routes import Context, build_app
 
 log = structlog.get_logger(__name__)
 

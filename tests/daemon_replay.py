@@ -64,8 +64,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sessiond.jsonl import decode_line
 from sessiond.protocol import JSONDict, Status, parse_ts
+from sessiond.read.jsonl import decode_line
 from sessiond.sources import all_sources
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
 from sessiond.sources.claude import SLOW_TOOL_FACTOR

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sessiond.inspect import iter_records
+from sessiond.inspection import iter_records
 from sessiond.protocol import JSONDict, PendingTool, Status
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, classify
 

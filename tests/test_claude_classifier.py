@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessiond.jsonl import decode_line
 from sessiond.protocol import MAX_SUMMARY, MAX_TITLE, JSONDict
+from sessiond.read.jsonl import decode_line
 from sessiond.sources.base import FileInfo, Thresholds, Verdict, classify
 from sessiond.sources.claude import MARKED_SETTLE, SLOW_TOOL_FACTOR, ClaudeSource, ClaudeState
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sessiond.inspect import feed_file, inspect_file, iter_records
+from sessiond.inspection import feed_file, inspect_file, iter_records
 from sessiond.protocol import Status
 from sessiond.sources.base import FileInfo, Thresholds
 from sessiond.sources.claude import MARKED_SETTLE, ClaudeSource

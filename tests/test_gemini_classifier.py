@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sessiond.inspect as inspect_mod
-from sessiond.inspect import InspectError, feed_file, inspect_file
+import sessiond.inspection as inspect_mod
+from sessiond.inspection import InspectError, feed_file, inspect_file
 from sessiond.protocol import JSONDict
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.codex import CodexSource

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessiond import hook_install
-from sessiond.hook_install import (
+from sessiond.hooks import install as hook_install
+from sessiond.hooks.install import (
     CLAUDE_EVENTS,
     CODEX_EVENTS,
     GEMINI_EVENTS,
@@ -387,6 +387,8 @@ def test_gemini_install_and_uninstall(home: Path) -> None:
 def test_our_commands_are_told_apart() -> None:
     assert is_our_command("/opt/x/bin/sessiond-hook codex", "codex")
     assert is_our_command("'/my dir/sessiond-hook' --state-dir /s gemini", "gemini")
+    assert is_our_command(["/usr/bin/python3", "-m", "sessiond.hooks.forward", "codex"], "codex")
+    # Hooks installed by releases before the hooks/ package name the old module.
     assert is_our_command(["/usr/bin/python3", "-m", "sessiond.hook_forward", "codex"], "codex")
     assert is_our_command("/usr/local/bin/sessiond hook claude", "claude")
     assert not is_our_command("/opt/x/bin/sessiond-hook codex", "gemini")

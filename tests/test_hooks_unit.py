@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from sessiond.config import Config
-from sessiond.engine import Engine
-from sessiond.hooks import (
+from sessiond.engine.coordinator import Engine
+from sessiond.hooks.reconcile import (
     MAX_HOOK_ONLY,
     TURN_END_SLACK,
     HookBook,
@@ -24,10 +24,10 @@ from sessiond.hooks import (
     reconcile,
     superseded,
 )
-from sessiond.hub import EventHub
 from sessiond.protocol import PendingTool, Status
 from sessiond.sources import all_sources
 from sessiond.sources.base import Classification, Thresholds
+from sessiond.web.hub import EventHub
 
 T0 = datetime(2026, 8, 20, 10, 15, 0, tzinfo=UTC)
 LIMITS = Thresholds()

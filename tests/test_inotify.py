@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sessiond import inotify as inotify_mod
-from sessiond import watcher
 from sessiond.config import Config, ConfigError
-from sessiond.engine import Engine
-from sessiond.hub import EventFilter, EventHub
-from sessiond.inotify import InotifyUnavailable, TreeWatcher, inotify_loop
+from sessiond.engine.coordinator import Engine
 from sessiond.sources import all_sources
+from sessiond.watch import inotify as inotify_mod
+from sessiond.watch import watcher
+from sessiond.watch.inotify import InotifyUnavailable, TreeWatcher, inotify_loop
+from sessiond.web.hub import EventFilter, EventHub
 
 from tests.transcripts import ClaudeTranscript
 

@@ -1,6 +1,6 @@
 """Decoding lines as agents really write them."""
 
-from sessiond.jsonl import decode_line
+from sessiond.read.jsonl import decode_line
 
 
 def test_two_objects_glued_on_one_line() -> None:

@@ -21,13 +21,13 @@ from typing import Any
 
 import click
 import pytest
-import sessiond.notifier as notifier_mod
+import sessiond.notify.desktop as notifier_mod
 from click.testing import CliRunner
 from sessiond.cli.notify_cmds import register
 from sessiond.config import Config
-from sessiond.notifier import Notifier, app_icon, load_controls
+from sessiond.notify.desktop import Notifier, app_icon, load_controls
 from sessiond.protocol import PendingTool, Session, Status, Transition
-from sessiond.store import Store
+from sessiond.store.db import Store
 
 from tests.fake_notifications import FakeNotifications, NotifyCall, serve, start_private_bus
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
-from sessiond.notify_policy import (
+from sessiond.notify.policy import (
     MAX_TOAST_BODY,
     Coalescer,
     Controls,

@@ -26,16 +26,16 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sessiond.hooks import parse_hook
-from sessiond.inspect import InspectError, inspect_file
-from sessiond.jsonl import decode_line
+from sessiond.hooks.reconcile import parse_hook
+from sessiond.inspection import InspectError, inspect_file
 from sessiond.protocol import AGENTS, MAX_REASON, MAX_SUMMARY, STATUSES, JSONDict, Session
+from sessiond.read.jsonl import decode_line
+from sessiond.read.tailer import Tailer, read_tail
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
 from sessiond.sources.claude import ClaudeSource
 from sessiond.sources.codex import CodexSource
 from sessiond.sources.cursor import CursorSource, CursorState
 from sessiond.sources.gemini import GeminiSource, GeminiState
-from sessiond.tailer import Tailer, read_tail
 
 SETTINGS = settings(
     max_examples=200,

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessiond.inspect import inspect_file
+from sessiond.inspection import inspect_file
 
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.daemon_replay import (

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sessiond import sdnotify
+from sessiond.service import sdnotify
 
 
 def _bound(address: str | bytes) -> socket.socket:

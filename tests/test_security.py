@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from sessiond.app import DaemonError, ensure_state_dir
 from sessiond.logs import _PrivateRotatingFileHandler
-from sessiond.server import Context
-from sessiond.store import Store
+from sessiond.store.db import Store
+from sessiond.web.routes import Context
 
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.transcripts import ClaudeTranscript

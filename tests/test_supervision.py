@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 from sessiond.config import Config
-from sessiond.engine import Engine
-from sessiond.hub import EventHub
+from sessiond.engine.coordinator import Engine
 from sessiond.protocol import JSONDict
+from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources.base import FileInfo, SessionMeta, Thresholds, Verdict
 from sessiond.sources.claude import ClaudeSource
-from sessiond.tasks import TaskSupervisor
+from sessiond.web.hub import EventHub
 
 from tests.daemon_proc import make_daemon
 
@@ -157,9 +157,9 @@ def test_run_supervise_restarts_a_killed_or_hung_daemon(tmp_path: Path) -> None:
 async def test_health_is_503_while_the_watcher_is_down(tmp_path: Path) -> None:
     """A watcher that crashed is not running until its restart: /health says 503."""
     from aiohttp.test_utils import TestClient, TestServer
-    from sessiond.metrics import Metrics
     from sessiond.protocol import ComponentHealth
-    from sessiond.server import Context, build_app
+    from sessiond.web.metrics import Metrics
+    from sessiond.web.routes import Context, build_app
 
     tasks = TaskSupervisor(first_backoff=30.0)
 

@@ -63,7 +63,7 @@ finally:
 
 SUPERVISE = r"""
 import json, sys
-from sessiond.supervisor import run_supervised
+from sessiond.service.supervisor import run_supervised
 spec = json.loads(sys.argv[1])
 sys.exit(run_supervised(spec["child"], spec["port"], **spec["options"]))
 """
@@ -271,13 +271,13 @@ def test_clean_child_exit_is_not_restarted(supervise: Callable[..., Supervised])
 
 
 def test_port_0_is_refused(supervise: Callable[..., Supervised]) -> None:
-    from sessiond.supervisor import run_supervised
+    from sessiond.service.supervisor import run_supervised
 
     assert run_supervised([sys.executable, "-c", "pass"], 0) == 1
 
 
 def test_daemon_command() -> None:
-    from sessiond.supervisor import daemon_command
+    from sessiond.service.supervisor import daemon_command
 
     assert daemon_command("--port", "7331", "--no-notify") == [
         sys.executable, "-m", "sessiond", "run", "--port", "7331", "--no-notify",

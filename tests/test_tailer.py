@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sessiond.tailer import NotAFile, Tailer, read_tail
+from sessiond.read.tailer import NotAFile, Tailer, read_tail
 
 
 def append(path: Path, data: bytes) -> None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sessiond.jsonl import decode_line
 from sessiond.protocol import InspectResult, JSONDict
-from sessiond.reading import DocumentError, read_document
+from sessiond.read.jsonl import decode_line
+from sessiond.read.reader import DocumentError, read_document
 from sessiond.sources import all_sources
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sessiond.jsonl import decode_line
 from sessiond.logs import WarnOnce
 from sessiond.protocol import JSONDict
+from sessiond.read.jsonl import decode_line
+from sessiond.read.tailer import Tail, Tailer, open_regular, read_tail
 from sessiond.sources.base import AgentSource, FileInfo, TranscriptState
-from sessiond.tailer import Tail, Tailer, open_regular, read_tail
 
 # Start-up reads a file's head for its title and metadata: this much, and up to
 # HEAD_BYTES only when that held no title yet (a first prompt can be long)...

@@ -12,11 +12,11 @@ hooks: `{"agents": {"claude": {"last_heard": ISO-8601 | null, "events": N}, ...}
 from __future__ import annotations
 
 from aiohttp import web
-from sessiond.engine import Engine
-from sessiond.hooks import MAX_LABELS, event_label
-from sessiond.metrics import Metrics
+from sessiond.engine.coordinator import Engine
+from sessiond.hooks.reconcile import MAX_LABELS, event_label
 from sessiond.protocol import AGENTS, JSONDict, format_ts
-from sessiond.server import CONTEXT, HookHandler
+from sessiond.web.metrics import Metrics
+from sessiond.web.routes import CONTEXT, HookHandler
 
 
 def make_handler(engine: Engine, metrics: Metrics) -> HookHandler:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Literal
 
 import structlog
-from sessiond.engine import Engine
-from sessiond.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, following, inotify_loop
+from sessiond.engine.coordinator import Engine
+from sessiond.watch.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, following, inotify_loop
 from watchfiles import Change, awatch
 
 log = structlog.get_logger(__name__)

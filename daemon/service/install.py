@@ -32,7 +32,7 @@ from typing import Any, Literal
 from sessiond.config import DEFAULT_HOST, ConfigError, default_port, default_state_dir
 from sessiond.protocol import RuntimeInfo
 
-UNIT_NAME = "sessiond.service"
+UNIT_NAME = "sessiond.service.install"
 LABEL = "dev.sessiond"
 # Settings the service would not otherwise see (a service manager does not read the
 # user's shell profile): copied into the unit or plist when set at install time.
@@ -421,7 +421,7 @@ def control(
     env: Mapping[str, str] | None = None,
     echo: Echo = _print,
 ) -> None:
-    """`systemctl --user ACTION sessiond.service`, or the launchctl equivalent."""
+    """`systemctl --user ACTION sessiond.service.install`, or the launchctl equivalent."""
     host = Host.detect(platform, env)
     path = host.service_file
     if not path.exists():

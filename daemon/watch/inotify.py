@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from sessiond.engine import Engine
+from sessiond.engine.coordinator import Engine
 from sessiond.logs import WarnOnce
 
 log = structlog.get_logger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import structlog
 from sessiond.config import Config
-from sessiond.hooks import (
+from sessiond.hooks.reconcile import (
     MAX_HOOK_ONLY,
     HookBook,
     HookOnlyState,
@@ -28,12 +28,11 @@ from sessiond.hooks import (
     reconcile,
     with_hook_limits,
 )
-from sessiond.hub import EventHub
-from sessiond.jsonl import decode_line
 from sessiond.logs import WarnOnce
-from sessiond.persist import Previous
 from sessiond.protocol import MAX_TITLE, JSONDict, Session, Source, Status, Transition, clip, utcnow
-from sessiond.reading import DocumentError, ReadStats, TranscriptReader, read_document
+from sessiond.read.jsonl import decode_line
+from sessiond.read.reader import DocumentError, ReadStats, TranscriptReader, read_document
+from sessiond.read.tailer import NotAFile, Tailer, is_permission_error
 from sessiond.sources.base import (
     AgentSource,
     Classification,
@@ -42,7 +41,8 @@ from sessiond.sources.base import (
     TranscriptState,
     classify,
 )
-from sessiond.tailer import NotAFile, Tailer, is_permission_error
+from sessiond.store.persistence import Previous
+from sessiond.web.hub import EventHub
 
 log = structlog.get_logger(__name__)
 

@@ -11,11 +11,11 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sessiond.notifier import change_controls, load_controls
-from sessiond.notify_policy import Controls
+from sessiond.notify.desktop import change_controls, load_controls
+from sessiond.notify.policy import Controls
 from sessiond.protocol import MAX_TITLE, format_ts, utcnow
-from sessiond.server import CONTEXT, Context
-from sessiond.store import Store
+from sessiond.store.db import Store
+from sessiond.web.routes import CONTEXT, Context
 
 STORE: web.AppKey[Store] = web.AppKey("sessiond_store", Store)
 

@@ -21,7 +21,7 @@ request. The daemon's token is written into the handler's `headers` literally: C
 Code substitutes `$VARS` in headers only from the user's environment, which a desktop
 launch or an IDE may not carry. `SessionStart` (no HTTP there) and Claude Code before
 2.1.63 use the command forwarder. Codex and Gemini CLI run commands only: the forwarder,
-`sessiond-hook AGENT` (see hook_forward.py).
+`sessiond-hook AGENT` (see hooks/forward.py).
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ GEMINI_EVENTS: tuple[tuple[str, str, bool], ...] = (  # event, handler name, too
 )
 _OUR_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/hooks/(claude|codex|gemini|cursor)")
 _FORWARDER_NAMES = ("sessiond-hook", "sessiond-hook.exe")
+# `python -m …` forms: the current module, and the one hooks installed by earlier
+# releases name (kept as a shim, so those hooks keep working and are still ours).
+_FORWARDER_MODULES = ("sessiond.hooks.forward", "sessiond.hook_forward")
 
 
 class HookInstallError(Exception):
@@ -158,7 +161,7 @@ def forwarder_argv(state_dir: Path | None = None, python: str | None = None) -> 
     elif which:
         argv = (os.path.abspath(which),)
     else:
-        argv = (os.path.abspath(python), "-m", "sessiond.hook_forward")
+        argv = (os.path.abspath(python), "-m", "sessiond.hooks.forward")
     if state_dir is not None:
         argv += ("--state-dir", str(state_dir))
     return argv
@@ -178,7 +181,7 @@ def is_our_command(command: object, agent: str) -> bool:
     if len(argv) < 2 or argv[-1] != agent:
         return False
     names = [os.path.basename(a) for a in argv[:-1]]
-    if any(n in _FORWARDER_NAMES for n in names) or "sessiond.hook_forward" in argv:
+    if any(n in _FORWARDER_NAMES for n in names) or any(m in argv for m in _FORWARDER_MODULES):
         return True
     return any(n == "sessiond" and argv[i + 1 : i + 2] == ["hook"] for i, n in enumerate(names))
 

@@ -32,7 +32,7 @@ from urllib.parse import quote
 import structlog
 from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Icon, Urgency
 from sessiond.config import Config
-from sessiond.notify_policy import (
+from sessiond.notify.policy import (
     MUTE_BUTTON_FOR,
     Coalescer,
     Controls,
@@ -46,7 +46,7 @@ from sessiond.notify_policy import (
     should_withdraw,
 )
 from sessiond.protocol import WAITING, ComponentHealth, Status, Transition, utcnow
-from sessiond.store import Store
+from sessiond.store.db import Store
 
 log = structlog.get_logger(__name__)
 
