@@ -27,6 +27,7 @@ from aiohttp import web
 from sessiond import __version__
 from sessiond.config import LOOPBACK_HOSTS, Config
 from sessiond.engine.coordinator import Engine
+from sessiond.engine.hub import Event, EventHub
 from sessiond.hooks import route as hooks_api
 from sessiond.notify.desktop import Notifier
 from sessiond.protocol import ComponentHealth, RuntimeInfo, utcnow
@@ -37,7 +38,6 @@ from sessiond.store.db import DB_NAME, Store, StoreError
 from sessiond.store.persistence import Persistence, Previous
 from sessiond.watch.watcher import sweep_loop, watch_loop
 from sessiond.web.controls import add_routes as controls_routes
-from sessiond.web.hub import Event, EventHub
 from sessiond.web.metrics import Metrics
 from sessiond.web.routes import Context, build_app
 

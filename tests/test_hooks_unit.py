@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
+from sessiond.engine.hub import EventHub
 from sessiond.hooks.reconcile import (
     MAX_HOOK_ONLY,
     TURN_END_SLACK,
@@ -27,7 +28,6 @@ from sessiond.hooks.reconcile import (
 from sessiond.protocol import PendingTool, Status
 from sessiond.sources import all_sources
 from sessiond.sources.base import Classification, Thresholds
-from sessiond.web.hub import EventHub
 
 T0 = datetime(2026, 8, 20, 10, 15, 0, tzinfo=UTC)
 LIMITS = Thresholds()

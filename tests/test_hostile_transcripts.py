@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sessiond.engine.hub import encode_frame
 from sessiond.protocol import MAX_TITLE, PendingTool, Session, bound, clip
 from sessiond.read.jsonl import decode_line
-from sessiond.web.hub import encode_frame
 
 from tests import daemon_proc
 from tests.daemon_proc import DaemonProcess, make_daemon

@@ -2,7 +2,7 @@
 
 import json
 
-from sessiond.web.hub import EventFilter, EventHub
+from sessiond.engine.hub import EventFilter, EventHub
 
 
 def test_ids_increase_and_resume_window() -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sessiond.config import Config, ConfigError
 from sessiond.engine.coordinator import Engine
+from sessiond.engine.hub import EventFilter, EventHub
 from sessiond.sources import all_sources
 from sessiond.watch import inotify as inotify_mod
 from sessiond.watch import watcher
 from sessiond.watch.inotify import InotifyUnavailable, TreeWatcher, inotify_loop
-from sessiond.web.hub import EventFilter, EventHub
 
 from tests.transcripts import ClaudeTranscript
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
+from sessiond.engine.hub import EventHub
 from sessiond.protocol import JSONDict
 from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources.base import FileInfo, SessionMeta, Thresholds, Verdict
 from sessiond.sources.claude import ClaudeSource
-from sessiond.web.hub import EventHub
 
 from tests.daemon_proc import make_daemon
 

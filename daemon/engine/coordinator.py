@@ -19,6 +19,7 @@ from pathlib import Path
 
 import structlog
 from sessiond.config import Config
+from sessiond.engine.hub import EventHub
 from sessiond.hooks.reconcile import (
     MAX_HOOK_ONLY,
     HookBook,
@@ -42,7 +43,6 @@ from sessiond.sources.base import (
     classify,
 )
 from sessiond.store.persistence import Previous
-from sessiond.web.hub import EventHub
 
 log = structlog.get_logger(__name__)
 

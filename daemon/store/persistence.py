@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
+from sessiond.engine.hub import Event, encode_frame
 from sessiond.protocol import JSONDict, Session
 from sessiond.store.db import Store
-from sessiond.web.hub import Event, encode_frame
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from sessiond.protocol import Transition
 
 if TYPE_CHECKING:
     from sessiond.engine.coordinator import Engine
-    from sessiond.web.hub import EventHub
+    from sessiond.engine.hub import EventHub
 
 BUCKETS_MS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 5000.0)
 

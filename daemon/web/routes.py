@@ -23,8 +23,8 @@ from aiohttp_sse import EventSourceResponse
 from sessiond import __version__
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
+from sessiond.engine.hub import EventFilter, EventHub, Subscriber, encode_frame
 from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict
-from sessiond.web.hub import EventFilter, EventHub, Subscriber, encode_frame
 from sessiond.web.metrics import Metrics
 
 log = structlog.get_logger(__name__)
