@@ -26,7 +26,8 @@ from sessiond.hooks.install import (
     HookInstallError,
     Setup,
 )
-from sessiond.protocol import RuntimeInfo, parse_ts
+from sessiond.protocol import parse_ts
+from sessiond.statedir import ensure_state_dir, load_token, read_runtime_quietly, read_token
 
 _AGENT = click.option(
     "--agent", type=click.Choice(HOOK_AGENTS), help="Only this agent (default: all three)."
@@ -172,20 +173,14 @@ def _setup(agent: HookAgent | None, *, create_token: bool) -> Setup:
     config = _config()
     env = config.env
     port = config.port
-    try:
-        port = RuntimeInfo.from_json(json.loads(config.runtime_file.read_text("utf-8"))).port
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # not running: the port it will listen on
+    running = read_runtime_quietly(config.runtime_file)
+    if running is not None:
+        port = running.port  # else not running: the port it will listen on
     if create_token:
-        from sessiond.app import ensure_state_dir, load_token
-
         ensure_state_dir(config.state_dir)
         token = load_token(config.token_file)
     else:
-        try:
-            token = config.token_file.read_text("utf-8").strip()
-        except OSError:
-            token = ""
+        token = read_token(config.token_file) or ""
     custom = config.state_dir != default_state_dir({})
     return Setup(
         env=env,

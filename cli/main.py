@@ -42,8 +42,8 @@ def load_config(**overrides: Any) -> Config:
 @click.option("--supervise", is_flag=True, help="Run under a parent that restarts it.")
 def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, supervise: bool) -> None:
     """Run the daemon in the foreground."""
-    from sessiond.app import Daemon, DaemonError
     from sessiond.logs import configure
+    from sessiond.server import DaemonError, Server
 
     config = load_config(port=port, host=host, allow_remote=allow_remote, notify=not no_notify)
     if supervise:
@@ -54,7 +54,7 @@ def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, superv
         sys.exit(run_supervised(daemon_command(*options), config.port, host=host))
     configure(config.log_file)
     try:
-        code = Daemon(config).run()
+        code = Server(config).run()
     except DaemonError as exc:
         fail(str(exc))
     sys.exit(code)

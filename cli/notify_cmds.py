@@ -28,7 +28,8 @@ from sessiond.notify.desktop import (
     probe,
 )
 from sessiond.notify.policy import Controls, ControlsError, QuietHours, parse_duration
-from sessiond.protocol import Health, RuntimeInfo, utcnow
+from sessiond.protocol import Health, utcnow
+from sessiond.statedir import RuntimeUnreadable, read_runtime
 from sessiond.store.db import Store, StoreError
 
 DELIVERY_TIMEOUT_S = 5.0
@@ -280,12 +281,12 @@ def describe(controls: Controls) -> str:
 
 def _check_daemon(config: Config) -> None:
     try:
-        runtime = RuntimeInfo.from_json(json.loads(config.runtime_file.read_text()))
-    except FileNotFoundError:
-        click.echo("Daemon: not running (no runtime.json); `sessiond start` starts it.")
-        return
-    except (OSError, ValueError, KeyError, TypeError):
+        runtime = read_runtime(config.runtime_file)
+    except RuntimeUnreadable:
         click.echo(f"Daemon: {config.runtime_file} is unreadable.")
+        return
+    if runtime is None:
+        click.echo("Daemon: not running (no runtime.json); `sessiond start` starts it.")
         return
     try:
         with urllib.request.urlopen(f"{runtime.url}/health", timeout=2) as response:

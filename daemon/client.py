@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sessiond.protocol import Health, RuntimeInfo, Session
+from sessiond.protocol import Health, Session
+from sessiond.statedir import RUNTIME_NAME, TOKEN_NAME, read_runtime_quietly, read_token
 
 
 class DaemonUnavailable(Exception):
@@ -29,16 +30,13 @@ class Endpoint:
 
 def find_daemon(state_dir: Path, port: int | None = None) -> Endpoint:
     """Where the daemon listens: `runtime.json`, else the configured port."""
-    token = _read_token(state_dir / "token")
-    try:
-        info = RuntimeInfo.from_json(json.loads((state_dir / "runtime.json").read_text("utf-8")))
+    token = read_token(state_dir / TOKEN_NAME)
+    info = read_runtime_quietly(state_dir / RUNTIME_NAME)
+    if info is not None:
         return Endpoint("127.0.0.1", info.port, token)
-    except (OSError, ValueError, KeyError, TypeError):
-        if port is None:
-            raise DaemonUnavailable(
-                f"No sessiond is running (no runtime.json in {state_dir})."
-            ) from None
-        return Endpoint("127.0.0.1", port, token)
+    if port is None:
+        raise DaemonUnavailable(f"No sessiond is running (no runtime.json in {state_dir}).")
+    return Endpoint("127.0.0.1", port, token)
 
 
 def request(
@@ -85,9 +83,3 @@ def get_sessions(endpoint: Endpoint) -> list[Session]:
         raise DaemonUnavailable(f"The daemon on port {endpoint.port} answered /api/sessions with {status}.")
     return [Session.from_json(s) for s in body.get("sessions", [])]
 
-
-def _read_token(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8").strip() or None
-    except OSError:
-        return None

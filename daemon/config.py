@@ -111,11 +111,11 @@ class Config:
 
     @property
     def runtime_file(self) -> Path:
-        return self.state_dir / "runtime.json"
+        return self.state_dir / "runtime.json"  # statedir.RUNTIME_NAME
 
     @property
     def token_file(self) -> Path:
-        return self.state_dir / "token"
+        return self.state_dir / "token"  # statedir.TOKEN_NAME
 
     @property
     def log_file(self) -> Path:

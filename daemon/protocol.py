@@ -360,3 +360,48 @@ class InspectResult:
             "since": format_ts(self.since) if self.since else None,
             "pending_tool": self.pending_tool.to_json() if self.pending_tool else None,
         }
+
+
+# -- the other SSE payloads -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """`event: removed`: the session's transcript is gone."""
+
+    session_id: str
+
+    def to_json(self) -> JSONDict:
+        return {"session_id": self.session_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """`event: snapshot`: every session (as JSON, already filtered) and the last event id."""
+
+    sessions: list[JSONDict]
+    last_event_id: int
+
+    def to_json(self) -> JSONDict:
+        return {"sessions": self.sessions, "last_event_id": self.last_event_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Reset:
+    """`event: reset`: the id a client resumed from is no longer held; a snapshot follows."""
+
+    last_event_id: int
+    requested: int
+
+    def to_json(self) -> JSONDict:
+        return {"last_event_id": self.last_event_id, "requested": self.requested}
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    """`event: shutdown`: the daemon is stopping (the client should reconnect later)."""
+
+    reason: str = "daemon stopping"
+
+    def to_json(self) -> JSONDict:
+        return {"reason": self.reason}

@@ -11,6 +11,7 @@ import pytest
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventHub
+from sessiond.engine.outputs import Publisher
 from sessiond.hooks.reconcile import (
     MAX_HOOK_ONLY,
     TURN_END_SLACK,
@@ -349,7 +350,7 @@ async def test_engine_bounds_hook_only_sessions_and_keeps_approvals_exact(tmp_pa
     config = Config(state_dir=tmp_path / "state", env={"CLAUDE_CONFIG_DIR": str(tmp_path / "claude")},
                     home=tmp_path)  # fmt: skip
     hub = EventHub()
-    engine = Engine(config, hub, all_sources())
+    engine = Engine(config, Publisher(hub), all_sources())
     engine.start()
     for n in range(MAX_HOOK_ONLY + 20):
         payload = {**claude("UserPromptSubmit", prompt=f"p{n}"), "session_id": f"s{n}"}
@@ -377,7 +378,7 @@ async def test_engine_hooks_stand_in_for_a_cold_transcript_until_it_grows(tmp_pa
     os.utime(t.path, (1_700_000_000, 1_700_000_000))  # far older than cold_after
     config = Config(state_dir=tmp_path / "state", env={"CLAUDE_CONFIG_DIR": str(tmp_path / "claude")},
                     home=tmp_path)  # fmt: skip
-    engine = Engine(config, EventHub(), all_sources())
+    engine = Engine(config, Publisher(EventHub()), all_sources())
     engine.start()
     assert engine.sessions[SID].status == "idle"
     # Resumed: the hook knows at once, before a line is written (the file is not read).
@@ -390,5 +391,5 @@ async def test_engine_hooks_stand_in_for_a_cold_transcript_until_it_grows(tmp_pa
     engine.file_changed(t.path)
     shown = engine.sessions[SID]
     assert (shown.status, shown.branch) == ("working", "main")
-    assert engine._main_file(SID) is engine.files[t.path]
+    assert engine.keeper.main_file(SID) is engine.files[t.path]
     engine.close()

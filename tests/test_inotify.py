@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import shutil
 import sys
@@ -13,10 +14,12 @@ import pytest
 from sessiond.config import Config, ConfigError
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventFilter, EventHub
+from sessiond.engine.outputs import Publisher
 from sessiond.sources import all_sources
 from sessiond.watch import inotify as inotify_mod
 from sessiond.watch import watcher
 from sessiond.watch.inotify import InotifyUnavailable, TreeWatcher, inotify_loop
+from sessiond.watch.target import WatchStatus
 
 from tests.transcripts import ClaudeTranscript
 
@@ -27,7 +30,7 @@ class RecordingEngine(Engine):
     """The real engine, noting each call the watcher makes."""
 
     def __init__(self, config: Config) -> None:
-        super().__init__(config, EventHub(), all_sources())
+        super().__init__(config, Publisher(EventHub()), all_sources())
         self.calls: list[tuple[str, Path]] = []
         self.signalled = asyncio.Event()
 
@@ -76,7 +79,7 @@ async def test_append_reaches_the_engine(watched: tuple[RecordingEngine, TreeWat
     t = ClaudeTranscript(projects)
     t.path.parent.mkdir(parents=True)
     await asyncio.sleep(0.05)  # the new project directory is watched by now
-    sub = engine.hub.subscribe(EventFilter())
+    sub = engine.publisher.hub.subscribe(EventFilter())
     t.write(t.prompt("hello"))
     await engine.until("changed", t.path)
     assert engine.sessions[t.session_id].status == "working"
@@ -180,7 +183,7 @@ async def test_overflow_rescans_and_sweeps(watched: tuple[RecordingEngine, TreeW
 async def test_root_created_after_start(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     engine.start()
-    task = asyncio.create_task(inotify_loop(engine, root_poll_s=0.05))
+    task = asyncio.create_task(inotify_loop(engine, WatchStatus(), root_poll_s=0.05))
     try:
         await asyncio.sleep(0.1)
         t = ClaudeTranscript(tmp_path / "claude" / "projects")
@@ -227,7 +230,7 @@ async def test_watch_limit_falls_back_to_watchfiles(
 
     monkeypatch.setattr(inotify_mod.Inotify, "add_watch", no_watches)
     monkeypatch.setattr(watcher, "watchfiles_loop", fake_watchfiles)
-    await asyncio.wait_for(watcher.watch_loop(engine, step_ms=5, debounce_ms=50), 5)
+    await asyncio.wait_for(watcher.watch_loop(engine, WatchStatus(), step_ms=5, debounce_ms=50), 5)
     assert fallback == [True]  # watchfiles' inotify would hit the same limit: it polls
     engine.close()
 
@@ -259,12 +262,18 @@ def test_unavailable_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_sweep_is_relaxed_while_inotify_follows(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
-    assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["watchfiles"]
-    tree = TreeWatcher(engine, asyncio.get_running_loop())
-    assert inotify_mod.following(engine)
-    assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["inotify"]
-    tree.close()
-    assert watcher.sweep_interval(engine) == watcher.SWEEP_EVERY_S["watchfiles"]
+    status = WatchStatus()
+    assert watcher.sweep_interval(status) == watcher.SWEEP_EVERY_S["watchfiles"]
+    task = asyncio.create_task(inotify_loop(engine, status, root_poll_s=0.05))
+    async with asyncio.timeout(5):
+        while status.backend != "inotify":
+            await asyncio.sleep(0.01)
+    assert watcher.sweep_interval(status) == watcher.SWEEP_EVERY_S["inotify"]
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert status.backend is None
+    assert watcher.sweep_interval(status) == watcher.SWEEP_EVERY_S["watchfiles"]
 
 
 async def test_a_symlinked_root_is_followed_but_no_symlink_below_it(tmp_path: Path) -> None:

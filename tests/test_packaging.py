@@ -24,7 +24,7 @@ def test_wheel_installs_into_a_fresh_venv_and_serves_the_panel(tmp_path: Path) -
     # The repo's daemon/, cli/ and ui/ folders install as one `sessiond` package.
     assert {n.split("/")[0] for n in names} == {"sessiond", wheel.name.split("-py3")[0] + ".dist-info"}
     for shipped in ("sessiond/ui/index.html", "sessiond/ui/app.js", "sessiond/ui/icon.png",
-                    "sessiond/systemd/sessiond.service.install", "sessiond/launchd/dev.sessiond.plist"):
+                    "sessiond/systemd/sessiond.service", "sessiond/launchd/dev.sessiond.plist"):
         assert shipped in names
 
     env_dir = tmp_path / "venv"

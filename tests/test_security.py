@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sessiond.app import DaemonError, ensure_state_dir
 from sessiond.logs import _PrivateRotatingFileHandler
+from sessiond.statedir import DaemonError, ensure_state_dir
 from sessiond.store.db import Store
 from sessiond.web.routes import Context
 

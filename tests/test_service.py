@@ -83,7 +83,7 @@ def _install(env: Env, platform: str, dry_run: bool = False) -> list[str]:
     return out
 
 
-UNIT = Path(".config/systemd/user/sessiond.service.install")
+UNIT = Path(".config/systemd/user/sessiond.service")
 PLIST = Path("Library/LaunchAgents/dev.sessiond.plist")
 
 
@@ -134,7 +134,7 @@ def test_rendered_unit_passes_systemd_analyze_verify(
     text = service.render_unit(host)
     assert "@" not in text.replace("default.target", "")
     assert f"ExecStart={python} -m sessiond run" in text or f'"{python}"' in text
-    unit = tmp_path / "unit" / "sessiond.service.install"
+    unit = tmp_path / "unit" / "sessiond.service"
     unit.parent.mkdir()
     unit.write_text(text)
     proc = _verify(unit, tmp_path)
@@ -147,7 +147,7 @@ def test_systemd_analyze_catches_a_broken_unit(tmp_path: Path) -> None:
     """The verify check above is not vacuous: a typo in a key shows up on stderr."""
     host = service.Host.detect("linux", {"HOME": str(tmp_path)})
     text = service.render_unit(host).replace("Restart=on-failure", "Restrat=on-failure")
-    unit = tmp_path / "sessiond.service.install"
+    unit = tmp_path / "sessiond.service"
     unit.write_text(text)
     assert "Restrat" in _verify(unit, tmp_path).stderr
 
@@ -216,7 +216,7 @@ def test_install_on_linux(env: Env) -> None:
     assert oct(unit.stat().st_mode & 0o777) == "0o644"
     assert env.calls == [
         ["systemctl", "--user", "daemon-reload"],
-        ["systemctl", "--user", "enable", "--now", "sessiond.service.install"],
+        ["systemctl", "--user", "enable", "--now", "sessiond.service"],
     ]
     assert any("loginctl enable-linger" in line for line in out)
 
@@ -224,7 +224,7 @@ def test_install_on_linux(env: Env) -> None:
 def test_install_respects_xdg_config_home(env: Env, tmp_path: Path) -> None:
     env["XDG_CONFIG_HOME"] = str(tmp_path / "xdg")
     _install(env, "linux")
-    assert (tmp_path / "xdg/systemd/user/sessiond.service.install").exists()
+    assert (tmp_path / "xdg/systemd/user/sessiond.service").exists()
     assert not _service_file(env, "linux").exists()
 
 
@@ -263,8 +263,8 @@ def test_install_twice_is_idempotent(env: Env, platform: str) -> None:
     if platform == "linux":
         assert env.calls == [
             ["systemctl", "--user", "daemon-reload"],
-            ["systemctl", "--user", "enable", "sessiond.service.install"],
-            ["systemctl", "--user", "restart", "sessiond.service.install"],
+            ["systemctl", "--user", "enable", "sessiond.service"],
+            ["systemctl", "--user", "restart", "sessiond.service"],
         ]
     else:
         assert [call[1] for call in env.calls] == ["bootout", "bootstrap"]
@@ -285,8 +285,8 @@ def test_install_replaces_a_changed_unit(env: Env) -> None:
     assert "RestartSec=2" in unit.read_text()
     assert env.calls == [
         ["systemctl", "--user", "daemon-reload"],
-        ["systemctl", "--user", "enable", "sessiond.service.install"],
-        ["systemctl", "--user", "restart", "sessiond.service.install"],
+        ["systemctl", "--user", "enable", "sessiond.service"],
+        ["systemctl", "--user", "restart", "sessiond.service"],
     ]
 
 
@@ -334,7 +334,7 @@ def test_uninstall(env: Env, platform: str) -> None:
     assert not path.exists()
     if platform == "linux":
         assert env.calls == [
-            ["systemctl", "--user", "disable", "--now", "sessiond.service.install"],
+            ["systemctl", "--user", "disable", "--now", "sessiond.service"],
             ["systemctl", "--user", "daemon-reload"],
         ]
     else:
@@ -359,7 +359,7 @@ def test_start_stop_restart_on_linux(env: Env) -> None:
     for action in (service.start, service.stop, service.restart):
         action(platform="linux", env=env, echo=out.append)
     assert env.calls == [
-        ["systemctl", "--user", verb, "sessiond.service.install"] for verb in ("start", "stop", "restart")
+        ["systemctl", "--user", verb, "sessiond.service"] for verb in ("start", "stop", "restart")
     ]
     assert out[0] == "Started sessiond."
 
@@ -402,7 +402,7 @@ def test_logs_use_the_journal_for_the_systemd_unit(
     _install(env, "linux")
     env.clear_calls()
     assert service.logs(True, platform="linux", env=env) == 0
-    assert env.calls == [["journalctl", "--user", "-u", "sessiond.service.install", "-n", "200", "-f"]]
+    assert env.calls == [["journalctl", "--user", "-u", "sessiond.service", "-n", "200", "-f"]]
     assert "journal line from the stand-in" in capfd.readouterr().out
 
 

@@ -17,6 +17,7 @@ import pytest
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventHub
+from sessiond.engine.outputs import Publisher
 from sessiond.protocol import JSONDict
 from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources.base import FileInfo, SessionMeta, Thresholds, Verdict
@@ -73,7 +74,7 @@ async def test_a_file_whose_classifier_keeps_failing_is_quarantined(tmp_path: Pa
     path = projects / "-p" / "s1.jsonl"
     path.parent.mkdir(parents=True)
     config = Config(state_dir=tmp_path / "state", env={"CLAUDE_CONFIG_DIR": str(tmp_path / "claude")})
-    engine = Engine(config, EventHub(), [BrokenSource()])
+    engine = Engine(config, Publisher(EventHub()), [BrokenSource()])
     engine.start()
     for i in range(5):
         with path.open("a") as fh:
@@ -173,7 +174,7 @@ async def test_health_is_503_while_the_watcher_is_down(tmp_path: Path) -> None:
         await asyncio.sleep(0.01)
     config = Config(state_dir=tmp_path / "state")
     hub = EventHub()
-    ctx = Context(config=config, engine=Engine(config, hub, []), hub=hub, token="t" * 43,
+    ctx = Context(config=config, engine=Engine(config, Publisher(hub), []), hub=hub, token="t" * 43,
                   metrics=Metrics(), components=lambda: {**tasks.health,
                                                          "server": ComponentHealth("ok")})
     async with TestClient(TestServer(build_app(ctx))) as client:

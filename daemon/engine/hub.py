@@ -118,8 +118,6 @@ class EventHub:
         self._client_limit = client_limit
         self.last_id = first_id
         self.dropped_clients = 0
-        # Called after each publish (persistence, notifier, metrics): never blocking.
-        self.listeners: list[Callable[[Event], None]] = []
 
     @property
     def clients(self) -> int:
@@ -145,8 +143,6 @@ class EventHub:
         for sub in self._subscribers:
             if sub.filter.matches(event):
                 sub.offer(frame)
-        for listener in self.listeners:
-            listener(event)
         return event
 
     def restore(self, events: Iterable[Event]) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import codecs
 import getpass
-import json
 import os
 import plistlib
 import re
@@ -30,9 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sessiond.config import DEFAULT_HOST, ConfigError, default_port, default_state_dir
-from sessiond.protocol import RuntimeInfo
+from sessiond.statedir import RUNTIME_NAME, read_runtime_quietly
 
-UNIT_NAME = "sessiond.service.install"
+UNIT_NAME = "sessiond.service"
 LABEL = "dev.sessiond"
 # Settings the service would not otherwise see (a service manager does not read the
 # user's shell profile): copied into the unit or plist when set at install time.
@@ -421,7 +420,7 @@ def control(
     env: Mapping[str, str] | None = None,
     echo: Echo = _print,
 ) -> None:
-    """`systemctl --user ACTION sessiond.service.install`, or the launchctl equivalent."""
+    """`systemctl --user ACTION sessiond.service`, or the launchctl equivalent."""
     host = Host.detect(platform, env)
     path = host.service_file
     if not path.exists():
@@ -578,11 +577,7 @@ def tail_file(
 def panel_url(env: Mapping[str, str] | None = None) -> str:
     """The running daemon's URL from `runtime.json`, else the default port's URL."""
     env = os.environ if env is None else env
-    runtime = default_state_dir(env) / "runtime.json"
-    try:
-        info = RuntimeInfo.from_json(json.loads(runtime.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
-        info = None
+    info = read_runtime_quietly(default_state_dir(env) / RUNTIME_NAME)
     if info is not None and _pid_alive(info.pid) and info.url:
         url = info.url
     else:

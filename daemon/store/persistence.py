@@ -17,11 +17,11 @@ import asyncio
 import json
 import sqlite3
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 from sessiond.engine.hub import Event, encode_frame
+from sessiond.engine.table import Previous
 from sessiond.protocol import JSONDict, Session
 from sessiond.store.db import Store
 
@@ -31,18 +31,6 @@ ID_BLOCK = 1000
 PRUNE_EVERY_S = 60.0
 FLUSH_GAP_S = 0.05
 _RESERVED_KEY = "event_id_reserved"
-
-
-@dataclass(slots=True)
-class Previous:
-    """What the last run left: sessions as last published, and where each file was read to."""
-
-    sessions: dict[str, Session] = field(default_factory=dict)
-    offsets: dict[Path, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def known(self) -> bool:
-        return bool(self.sessions or self.offsets)
 
 
 class Persistence:

@@ -22,19 +22,16 @@ import errno
 import os
 import struct
 import sys
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 
 import structlog
-from sessiond.engine.coordinator import Engine
 from sessiond.logs import WarnOnce
+from sessiond.watch.target import WatchStatus, WatchTarget
 
 log = structlog.get_logger(__name__)
 
 # Engines followed by inotify right now (the sweep can then run less often).
-_FOLLOWING: weakref.WeakSet[Engine] = weakref.WeakSet()
-
 IN_MODIFY = 0x0000_0002
 IN_CLOSE_WRITE = 0x0000_0008
 IN_MOVED_FROM = 0x0000_0040
@@ -125,7 +122,7 @@ class Inotify:
 class TreeWatcher:
     """Watches the engine's roots recursively and turns events into engine calls."""
 
-    def __init__(self, engine: Engine, loop: asyncio.AbstractEventLoop,
+    def __init__(self, engine: WatchTarget, loop: asyncio.AbstractEventLoop,
                  inotify: Inotify | None = None) -> None:
         self.engine = engine
         self.loop = loop
@@ -137,14 +134,12 @@ class TreeWatcher:
         self.failure: InotifyUnavailable | None = None
         self.overflows = 0
         loop.add_reader(self.inotify.fd, self._on_readable)
-        _FOLLOWING.add(engine)
 
     @property
     def watched(self) -> int:
         return len(self._paths)
 
     def close(self) -> None:
-        _FOLLOWING.discard(self.engine)
         self.loop.remove_reader(self.inotify.fd)
         self.inotify.close()
         self._paths.clear()
@@ -253,20 +248,14 @@ class TreeWatcher:
             engine.file_changed(file, signal_at=signal_at)
 
     def _unchanged(self, path: Path) -> bool:
-        tracked = self.engine.files.get(path)
-        if tracked is None or tracked.state is None:
-            return False
         try:
             st = os.stat(path)
         except OSError:
             return False
-        return (st.st_size, st.st_mtime) == (tracked.size, tracked.mtime) and (
-            tracked.tailer.inode in (None, st.st_ino)
-        )
+        return self.engine.is_read_up_to_date(path, st)
 
     def _files_gone(self, directory: str) -> None:
-        top = Path(directory)
-        for path in [p for p in self.engine.files if p.is_relative_to(top)]:
+        for path in self.engine.tracked_under(Path(directory)):
             self.engine.file_deleted(path)
 
     def _lost_directory(self, directory: str) -> None:
@@ -293,12 +282,7 @@ class TreeWatcher:
             log.exception("sweep after a watch change failed")
 
 
-def following(engine: Engine) -> bool:
-    """Is inotify following this engine's roots right now?"""
-    return engine in _FOLLOWING
-
-
-async def inotify_loop(engine: Engine, *, root_poll_s: float = 1.0) -> None:
+async def inotify_loop(engine: WatchTarget, status: WatchStatus, *, root_poll_s: float = 1.0) -> None:
     """Follow the engine's roots with inotify until cancelled.
 
     Raises InotifyUnavailable when inotify cannot serve (the caller falls back).
@@ -306,6 +290,7 @@ async def inotify_loop(engine: Engine, *, root_poll_s: float = 1.0) -> None:
     """
     loop = asyncio.get_running_loop()
     watcher = TreeWatcher(engine, loop)
+    status.backend = "inotify"
     try:
         for root in engine.roots:
             if root.path.is_dir():
@@ -317,10 +302,11 @@ async def inotify_loop(engine: Engine, *, root_poll_s: float = 1.0) -> None:
                 raise watcher.failure
             _follow_new_roots(engine, watcher)
     finally:
+        status.backend = None
         watcher.close()
 
 
-def _follow_new_roots(engine: Engine, watcher: TreeWatcher) -> None:
+def _follow_new_roots(engine: WatchTarget, watcher: TreeWatcher) -> None:
     # Watch first, then let the engine read the new root: a file written in between is
     # then both read and reported, never neither.
     for root in engine.roots:

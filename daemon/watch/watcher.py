@@ -20,17 +20,15 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Literal
 
 import structlog
-from sessiond.engine.coordinator import Engine
-from sessiond.watch.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, following, inotify_loop
+from sessiond.watch.inotify import TRANSCRIPT_SUFFIXES, InotifyUnavailable, inotify_loop
+from sessiond.watch.target import Backend, WatchStatus, WatchTarget
 from watchfiles import Change, awatch
 
 log = structlog.get_logger(__name__)
 
 ROOT_POLL_S = 1.0
-Backend = Literal["inotify", "watchfiles"]
 # The safety-net sweep's interval by backend when `sweep_every` is not set.
 SWEEP_EVERY_S: dict[Backend, float] = {"inotify": 120.0, "watchfiles": 20.0}
 
@@ -53,25 +51,26 @@ def _is_relevant(change: Change, path: str) -> bool:
 
 
 async def watch_loop(
-    engine: Engine, *, step_ms: int, debounce_ms: int, backend: str = "auto"
+    engine: WatchTarget, status: WatchStatus, *, step_ms: int, debounce_ms: int, backend: str = "auto"
 ) -> None:
     """Follow every root with the chosen backend, falling back to watchfiles if need be."""
     force_polling = False
     if choose_backend(backend) == "inotify":
         try:
-            await inotify_loop(engine, root_poll_s=ROOT_POLL_S)
+            await inotify_loop(engine, status, root_poll_s=ROOT_POLL_S)
         except InotifyUnavailable as exc:
             # Out of watches, watchfiles' inotify would fail the same way: it polls.
             force_polling = exc.watch_limit
             log.warning("inotify unavailable; falling back to watchfiles", reason=str(exc),
                         polling=force_polling)
             engine.sweep()
+    status.backend = "watchfiles"
     await watchfiles_loop(engine, step_ms=step_ms, debounce_ms=debounce_ms,
                           force_polling=force_polling)
 
 
 async def watchfiles_loop(
-    engine: Engine, *, step_ms: int, debounce_ms: int, force_polling: bool = False
+    engine: WatchTarget, *, step_ms: int, debounce_ms: int, force_polling: bool = False
 ) -> None:
     """Follow every existing root; restart the watch when a root appears or vanishes."""
     loop = asyncio.get_running_loop()
@@ -115,12 +114,12 @@ async def watchfiles_loop(
             poller.cancel()
 
 
-async def _wait_for_roots(engine: Engine) -> None:
+async def _wait_for_roots(engine: WatchTarget) -> None:
     while not engine.check_roots():
         await asyncio.sleep(ROOT_POLL_S)
 
 
-async def _watch_roots(engine: Engine, restart: asyncio.Event) -> None:
+async def _watch_roots(engine: WatchTarget, restart: asyncio.Event) -> None:
     """Ask the watch to restart when the set of existing roots changes."""
     before = {r.path for r in engine.roots if r.exists}
     while True:
@@ -131,14 +130,14 @@ async def _watch_roots(engine: Engine, restart: asyncio.Event) -> None:
             return
 
 
-async def sweep_loop(engine: Engine, every: float | None) -> None:
+async def sweep_loop(engine: WatchTarget, status: WatchStatus, every: float | None) -> None:
     """Stat every known file each `every` s (None: by backend, see SWEEP_EVERY_S)."""
     while True:
-        await asyncio.sleep(every if every is not None else sweep_interval(engine))
+        await asyncio.sleep(every if every is not None else sweep_interval(status))
         engine.sweep()
 
 
-def sweep_interval(engine: Engine) -> float:
+def sweep_interval(status: WatchStatus) -> float:
     """inotify reports its own losses (IN_Q_OVERFLOW triggers a sweep at once), so the
     safety net can be wide; watchfiles can lose events silently (polling, its queue)."""
-    return SWEEP_EVERY_S["inotify" if following(engine) else "watchfiles"]
+    return SWEEP_EVERY_S["inotify" if status.backend == "inotify" else "watchfiles"]

@@ -1,0 +1,126 @@
+"""The transcript files the engine tracks, and how new ones are found.
+
+A `Root` is one agent's folder; a `TrackedFile` is one transcript under it, with its
+tailer (how far it was read) and its agent's classifier state. Discovery never follows a
+symlink: `walk` skips them, `inside` refuses a path reached through one, and
+`admissible` checks a candidate before it is tracked.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessiond.logs import WarnOnce
+from sessiond.read.tailer import Tailer
+from sessiond.sources.base import AgentSource, FileInfo, TranscriptState
+
+
+@dataclass(eq=False, slots=True)
+class TrackedFile:
+    path: Path
+    source: AgentSource
+    info: FileInfo
+    tailer: Tailer
+    state: TranscriptState | None = None  # None: a cold file, not read yet
+    failures: int = 0
+    quarantined: str | None = None
+    size: int = 0
+    mtime: float = 0.0
+
+    @property
+    def session_id(self) -> str:
+        return self.info.session_id
+
+    @property
+    def has_records(self) -> bool:
+        """Read, and holding at least one record (not cold, not empty)."""
+        return self.state is not None and self.state.last_activity is not None
+
+
+@dataclass(slots=True)
+class Root:
+    source: AgentSource
+    path: Path
+    exists: bool = False
+
+
+def walk(top: Path, warn: WarnOnce) -> Iterator[Path]:
+    """Every regular file under `top`, never following a symlink (no loops, no escape)."""
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if entry.is_symlink():
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name.endswith(".jsonl"):
+                            warn.warn(entry.path, "not-a-file",
+                                      "skipping a transcript path that is not a file")
+                        stack.append(Path(entry.path))
+                    else:
+                        yield Path(entry.path)
+        except OSError as exc:
+            if directory == top and not directory.exists():
+                continue
+            warn.warn(directory, "unreadable-dir", "cannot read directory", error=exc.strerror or str(exc))
+
+
+def root_of(roots: list[Root], path: Path) -> Root | None:
+    for root in roots:
+        if path.is_relative_to(root.path):
+            return root
+    return None
+
+
+def inside(path: Path, root: Root) -> bool:
+    """Is `path` really under `root`: no `..` and no symlink on the way from it?
+
+    `walk` never follows a symlink, but a watcher may report paths through a symlinked
+    directory (watchfiles follows them), and a directory may be replaced by a symlink
+    after its files were found. The root itself may be a symlink.
+    """
+    try:
+        rel = path.relative_to(root.path)
+    except ValueError:
+        return False
+    if ".." in rel.parts:
+        return False
+    # One lstat per part below the root (two for a Claude session), not a realpath of
+    # both whole paths: this runs for every write of every transcript.
+    current = str(root.path)
+    for part in rel.parts:
+        current = os.path.join(current, part)
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return False
+        except OSError:
+            return True  # gone or unreadable: reading it will say so
+    return True
+
+
+def admissible(path: Path, root: Root, warn: WarnOnce) -> tuple[FileInfo, os.stat_result] | None:
+    """A candidate transcript's identity and stat, or None when it is not to be tracked."""
+    info = root.source.identify(path, root.path)
+    if info is None:
+        return None
+    if not str(path.relative_to(root.path)).isprintable():
+        # Undecodable bytes (surrogate escapes) or control characters in the name: no
+        # agent writes such names, and they cannot be shown or stored as text.
+        warn.warn(path, "odd-name", "skipping a transcript whose name is not text")
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        warn.warn(path, "not-a-file", "skipping a transcript path that is not a file")
+        return None
+    return info, st
