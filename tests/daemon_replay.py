@@ -68,7 +68,7 @@ from sessiond.protocol import JSONDict, Status, parse_ts
 from sessiond.read.jsonl import decode_line
 from sessiond.sources import all_sources
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
-from sessiond.sources.claude import SLOW_TOOL_FACTOR
+from sessiond.sources.claude.transcript import SLOW_TOOL_FACTOR
 
 from tests.daemon_proc import DaemonProcess
 from tests.sse import SSEClient

@@ -17,7 +17,7 @@ import pytest
 from sessiond.protocol import MAX_SUMMARY, MAX_TITLE, JSONDict
 from sessiond.read.jsonl import decode_line
 from sessiond.sources.base import FileInfo, Thresholds, Verdict, classify
-from sessiond.sources.claude import MARKED_SETTLE, SLOW_TOOL_FACTOR, ClaudeSource, ClaudeState
+from sessiond.sources.claude.transcript import MARKED_SETTLE, SLOW_TOOL_FACTOR, ClaudeSource, ClaudeState
 
 T0 = datetime(2026, 2, 3, 10, 0, 0, tzinfo=UTC)
 SESSION = FileInfo("claude", "s-1")

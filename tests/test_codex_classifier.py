@@ -17,9 +17,9 @@ import sessiond.inspection as inspect_mod
 from sessiond.inspection import feed_file, inspect_file
 from sessiond.protocol import JSONDict
 from sessiond.sources.base import FileInfo, Thresholds, classify
-from sessiond.sources.codex import CodexSource, CodexState
-from sessiond.sources.cursor import CursorSource
-from sessiond.sources.gemini import GeminiSource
+from sessiond.sources.codex.transcript import CodexSource, CodexState
+from sessiond.sources.cursor.transcript import CursorSource
+from sessiond.sources.gemini.transcript import GeminiSource
 
 from tests.replay_agents import at_line, foreign_records, replay, statuses, timed_records, transitions
 

@@ -15,7 +15,7 @@ import pytest
 from sessiond.inspection import feed_file, inspect_file, iter_records
 from sessiond.protocol import Status
 from sessiond.sources.base import FileInfo, Thresholds
-from sessiond.sources.claude import MARKED_SETTLE, ClaudeSource
+from sessiond.sources.claude.transcript import MARKED_SETTLE, ClaudeSource
 
 from tests.replay import Probe, replay, status_before, statuses_after, transitions
 

@@ -17,16 +17,16 @@ from typing import Any
 import pytest
 from sessiond.hooks import install as hook_install
 from sessiond.hooks.install import (
-    CLAUDE_EVENTS,
-    CODEX_EVENTS,
-    GEMINI_EVENTS,
     HookInstallError,
     Setup,
     install,
-    is_our_command,
     status,
     uninstall,
 )
+from sessiond.sources.claude.hooks import CLAUDE_EVENTS
+from sessiond.sources.codex.hooks import CODEX_EVENTS
+from sessiond.sources.gemini.hooks import GEMINI_EVENTS
+from sessiond.sources.plugin import is_our_command
 
 from tests.daemon_proc import make_daemon
 

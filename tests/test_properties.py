@@ -32,10 +32,10 @@ from sessiond.protocol import AGENTS, MAX_REASON, MAX_SUMMARY, STATUSES, JSONDic
 from sessiond.read.jsonl import decode_line
 from sessiond.read.tailer import Tailer, read_tail
 from sessiond.sources.base import AgentSource, FileInfo, Thresholds, TranscriptState, classify
-from sessiond.sources.claude import ClaudeSource
-from sessiond.sources.codex import CodexSource
-from sessiond.sources.cursor import CursorSource, CursorState
-from sessiond.sources.gemini import GeminiSource, GeminiState
+from sessiond.sources.claude.transcript import ClaudeSource
+from sessiond.sources.codex.transcript import CodexSource
+from sessiond.sources.cursor.transcript import CursorSource, CursorState
+from sessiond.sources.gemini.transcript import GeminiSource, GeminiState
 
 SETTINGS = settings(
     max_examples=200,

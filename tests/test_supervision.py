@@ -21,7 +21,7 @@ from sessiond.engine.outputs import Publisher
 from sessiond.protocol import JSONDict
 from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources.base import FileInfo, SessionMeta, Thresholds, Verdict
-from sessiond.sources.claude import ClaudeSource
+from sessiond.sources.claude.transcript import ClaudeSource
 
 from tests.daemon_proc import make_daemon
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import stat
 import sys
@@ -39,71 +38,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-HookAgent = Literal["claude", "codex", "gemini"]
-HOOK_AGENTS: tuple[HookAgent, ...] = ("claude", "codex", "gemini")
+from sessiond.sources import plugins
+from sessiond.sources.claude import hooks as claude_hooks
+from sessiond.sources.claude.hooks import CLAUDE_HTTP_SINCE
+from sessiond.sources.codex.transcript import codex_home
+from sessiond.sources.plugin import _FORWARDER_NAMES, HookRecipe, HookSetup, Version, is_our_command
 
-Version = tuple[int, ...]
-# Claude Code: each event we install and the first version that has it. Before 2.1.101
-# an unknown event name made Claude Code skip the WHOLE settings file (agent-hooks.md
-# §1.6), so events are gated on `claude --version` when it is known.
-CLAUDE_EVENTS: tuple[tuple[str, Version], ...] = (
-    ("SessionStart", (1, 0, 62)),
-    ("UserPromptSubmit", (1, 0, 54)),
-    ("PreToolUse", (1, 0, 38)),
-    ("PermissionRequest", (2, 0, 45)),
-    ("PostToolUse", (1, 0, 38)),
-    ("PostToolUseFailure", (2, 1, 50)),
-    ("Notification", (1, 0, 38)),
-    ("Stop", (1, 0, 38)),
-    ("StopFailure", (2, 1, 78)),
-    ("SubagentStop", (1, 0, 41)),
-    ("PreCompact", (1, 0, 48)),
-    ("SessionEnd", (1, 0, 85)),
-)
-CLAUDE_HTTP_SINCE: Version = (2, 1, 63)
-CLAUDE_COMMAND_ONLY = frozenset({"SessionStart"})  # events that take no http handler
-CODEX_EVENTS = ("SessionStart", "UserPromptSubmit", "PreToolUse", "PermissionRequest",
-                "PostToolUse", "Stop", "Interrupt", "SessionEnd")  # fmt: skip
-CODEX_SHORT = frozenset({"SessionEnd", "Interrupt"})  # Codex caps their timeout at 3 s
-GEMINI_EVENTS: tuple[tuple[str, str, bool], ...] = (  # event, handler name, tool matcher
-    ("SessionStart", "sessiond-session-start", False),
-    ("BeforeAgent", "sessiond-before-agent", False),
-    ("BeforeTool", "sessiond-before-tool", True),
-    ("AfterTool", "sessiond-after-tool", True),
-    ("Notification", "sessiond-notification", False),
-    ("AfterAgent", "sessiond-after-agent", False),
-    ("SessionEnd", "sessiond-session-end", False),
-)
-_OUR_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/hooks/(claude|codex|gemini|cursor)")
-_FORWARDER_NAMES = ("sessiond-hook", "sessiond-hook.exe")
-# `python -m …` forms: the current module, and the one hooks installed by earlier
-# releases name (kept as a shim, so those hooks keep working and are still ours).
-_FORWARDER_MODULES = ("sessiond.hooks.forward", "sessiond.hook_forward")
+# The agents whose hooks sessiond installs: those whose plugin has a recipe.
+HOOK_AGENTS: tuple[str, ...] = tuple(a for a, p in plugins().items() if p.hook_recipe is not None)
+HookAgent = str
 
 
 class HookInstallError(Exception):
     """A settings file cannot be changed safely; the message is one sentence for the user."""
 
 
-@dataclass(frozen=True, slots=True)
-class Setup:
-    """Where the agents keep their settings, and what our entries must say."""
-
-    env: Mapping[str, str]
-    home: Path
-    port: int
-    token: str
-    forwarder: tuple[str, ...]  # argv of `sessiond-hook`, without the agent
-    claude_version: Version | None = None  # None: unknown, taken to be current
-
-    @property
-    def claude_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/claude"
-
-    def command(self, agent: str) -> str:
-        return shlex.join([*self.forwarder, agent])
+Setup = HookSetup
 
 
 @dataclass(slots=True)
@@ -131,18 +83,7 @@ class FileStatus:
 
 
 def claude_settings(env: Mapping[str, str], home: Path) -> Path:
-    base = env.get("CLAUDE_CONFIG_DIR", "").strip()
-    return (Path(base).expanduser() if base else home / ".claude") / "settings.json"
-
-
-def codex_home(env: Mapping[str, str], home: Path) -> Path:
-    base = env.get("CODEX_HOME", "").strip()
-    return Path(base).expanduser() if base else home / ".codex"
-
-
-def gemini_settings(env: Mapping[str, str], home: Path) -> Path:
-    base = env.get("GEMINI_CLI_HOME", "").strip()
-    return (Path(base).expanduser() if base else home) / ".gemini" / "settings.json"
+    return claude_hooks.settings_file(env, home)
 
 
 def forwarder_argv(state_dir: Path | None = None, python: str | None = None) -> tuple[str, ...]:
@@ -165,29 +106,6 @@ def forwarder_argv(state_dir: Path | None = None, python: str | None = None) -> 
     if state_dir is not None:
         argv += ("--state-dir", str(state_dir))
     return argv
-
-
-def is_our_command(command: object, agent: str) -> bool:
-    """Is this command (a string, or an argv list) a sessiond forwarder for `agent`?"""
-    if isinstance(command, str):
-        try:
-            argv = shlex.split(command)
-        except ValueError:
-            return False
-    elif isinstance(command, list) and all(isinstance(a, str) for a in command):
-        argv = list(command)
-    else:
-        return False
-    if len(argv) < 2 or argv[-1] != agent:
-        return False
-    names = [os.path.basename(a) for a in argv[:-1]]
-    if any(n in _FORWARDER_NAMES for n in names) or any(m in argv for m in _FORWARDER_MODULES):
-        return True
-    return any(n == "sessiond" and argv[i + 1 : i + 2] == ["hook"] for i, n in enumerate(names))
-
-
-def _is_our_url(url: object, agent: str) -> bool:
-    return isinstance(url, str) and (m := _OUR_URL.fullmatch(url)) is not None and m.group(1) == agent
 
 
 # -- JSON settings files -----------------------------------------------------------------------
@@ -321,80 +239,15 @@ def _installed(data: dict[str, Any], path: Path, ours: Ours) -> dict[str, list[d
     return found
 
 
-# -- the agents' entries ---------------------------------------------------------------------------
-
-
-def claude_events(version: Version | None) -> list[str]:
-    return [e for e, since in CLAUDE_EVENTS if version is None or version >= since]
-
-
-def _claude_ours(handler: dict[str, Any]) -> bool:
-    return _is_our_url(handler.get("url"), "claude") or is_our_command(handler.get("command"), "claude")
-
-
-def claude_groups(setup: Setup) -> dict[str, dict[str, Any]]:
-    http = setup.claude_version is None or setup.claude_version >= CLAUDE_HTTP_SINCE
-    groups: dict[str, dict[str, Any]] = {}
-    for event in claude_events(setup.claude_version):
-        handler: dict[str, Any]
-        if http and event not in CLAUDE_COMMAND_ONLY:
-            handler = {
-                "type": "http",
-                "url": setup.claude_url,
-                # The literal token: see the module docstring. It lets only this
-                # machine's hooks post statuses; `sessiond hooks status` tells if it
-                # no longer matches the daemon's.
-                "headers": {"Authorization": f"Bearer {setup.token}"},
-                "timeout": 2 if event == "SessionEnd" else 3,
-            }
-        else:
-            handler = {"type": "command", "command": setup.command("claude"), "timeout": 5}
-            if http:
-                handler["async"] = True  # SessionStart: never hold up a start
-        groups[event] = {"hooks": [handler]}
-    return groups
-
-
-def _codex_ours(handler: dict[str, Any]) -> bool:
-    return is_our_command(handler.get("command"), "codex")
-
-
-def codex_groups(setup: Setup) -> dict[str, dict[str, Any]]:
-    return {
-        event: {"hooks": [{"type": "command", "command": setup.command("codex"),
-                           "timeout": 2 if event in CODEX_SHORT else 5}]}
-        for event in CODEX_EVENTS
-    }
-
-
-def _gemini_ours(handler: dict[str, Any]) -> bool:
-    names = {name for _, name, _ in GEMINI_EVENTS}
-    return is_our_command(handler.get("command"), "gemini") or handler.get("name") in names
-
-
-def gemini_groups(setup: Setup) -> dict[str, dict[str, Any]]:
-    groups: dict[str, dict[str, Any]] = {}
-    for event, name, tools in GEMINI_EVENTS:
-        handler = {"type": "command", "name": name,
-                   "timeout": 2000 if event == "SessionEnd" else 3000,  # milliseconds
-                   "command": setup.command("gemini")}  # fmt: skip
-        groups[event] = {"matcher": "*", "hooks": [handler]} if tools else {"hooks": [handler]}
-    return groups
-
-
-_JSON_AGENTS: dict[str, tuple[Callable[[Setup], dict[str, dict[str, Any]]], Ours]] = {
-    "claude": (claude_groups, _claude_ours),
-    "codex": (codex_groups, _codex_ours),
-    "gemini": (gemini_groups, _gemini_ours),
-}
-
-
 def hook_file(agent: HookAgent, setup: Setup) -> Path:
-    if agent == "claude":
-        return claude_settings(setup.env, setup.home)
-    if agent == "codex":
-        return codex_home(setup.env, setup.home) / "hooks.json"
-    return gemini_settings(setup.env, setup.home)
+    return _recipe(agent).settings_file(setup.env, setup.home)
+
+
+def _recipe(agent: HookAgent) -> HookRecipe:
+    recipe = plugins()[agent].hook_recipe
+    if recipe is None:
+        raise HookInstallError(f"sessiond does not install {agent}'s hooks.")
+    return recipe
 
 
 # -- Codex's notify (config.toml) ----------------------------------------------------------------------
@@ -559,7 +412,8 @@ def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
     path = hook_file(agent, setup)
     raw = _read(path)
     data, fmt = _load_json(path, raw)
-    build, ours = _JSON_AGENTS[agent]
+    recipe = _recipe(agent)
+    build, ours = recipe.groups, recipe.ours
     new = _set_groups(data, path, build(setup) if install else {}, ours)
     if new != data or (raw is None and install):
         planned.append((path, raw, _dump_json(new, fmt)))
@@ -621,7 +475,8 @@ def _claude_warnings(data: dict[str, Any], setup: Setup) -> list[str]:
 def status(agent: HookAgent, setup: Setup) -> list[FileStatus]:
     """What is installed for one agent (one entry per file)."""
     path = hook_file(agent, setup)
-    build, ours = _JSON_AGENTS[agent]
+    recipe = _recipe(agent)
+    build, ours = recipe.groups, recipe.ours
     wanted = build(setup)
     result = [_json_status(path, wanted, ours, setup if agent == "claude" else None)]
     if agent == "codex":

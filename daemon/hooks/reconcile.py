@@ -19,7 +19,6 @@ which of the two stands are in `reconcile()` and `next_overlay()`; in short:
 
 from __future__ import annotations
 
-import json
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -28,9 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sessiond.protocol import (
-    AGENTS,
     MAX_REASON,
-    MAX_SUMMARY,
     MAX_TITLE,
     Agent,
     PendingTool,
@@ -38,6 +35,7 @@ from sessiond.protocol import (
     Status,
     clip,
 )
+from sessiond.sources import plugins
 from sessiond.sources.base import (
     Classification,
     SessionMeta,
@@ -45,7 +43,7 @@ from sessiond.sources.base import (
     Verdict,
     project_name,
 )
-from sessiond.sources.claude import _summary as claude_summary
+from sessiond.sources.plugin import text as _text
 
 # A transcript line stamped less than this after a hook that ended a turn
 # (Stop, AfterAgent, notify, SessionEnd...) is taken to belong to that same turn: the
@@ -64,12 +62,6 @@ MAX_ID = 200
 MAX_PATH = 4096
 
 _LABEL = re.compile(r"[A-Za-z0-9_]{1,64}")
-_GEMINI_FILE = re.compile(r"session-.*-([0-9A-Za-z]{8})\.jsonl?$")
-# Which tool input field describes a pending tool best, for agents other than Claude
-# (Claude's own transcript rules are reused so both paths show the same summary).
-_SUMMARY_KEYS = ("command", "cmd", "file_path", "path", "absolute_path", "notebook_path",
-                 "url", "query", "pattern", "description", "prompt")  # fmt: skip
-_APPROVAL_HINT = re.compile(r"permission to use ([\w.:-]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,19 +149,22 @@ def _event_name(agent: str, payload: Mapping[str, Any]) -> str:
 def parse_hook(agent: str, payload: Mapping[str, Any], received: datetime) -> HookSignal | None:
     """One hook payload as a signal; None when it names no session (or no known agent).
 
+    The agent's own plugin (`sources/<agent>/hooks.py`) maps the event to a status.
+
     Unknown events and fields are accepted and ignored: they give a signal with no
     status, which still marks the session as one whose hooks are seen.
     """
     if agent == "claude" and "conversation_id" in payload and "session_id" not in payload:
         agent = "cursor"  # Cursor runs Claude's user hooks too (agent-hooks.md §4)
-    if agent not in AGENTS:
+    plugin = plugins().get(agent)
+    if plugin is None:
         return None
-    who: Agent = agent
+    who = plugin.agent
     event = _event_name(agent, payload)
-    sid = _session_key(who, payload)
+    sid = plugin.session_key(payload)
     if not sid or len(sid) > MAX_ID:
         return None
-    status, reason, extra = _MAPPERS[who](event, payload)
+    status, reason, extra = plugin.map_hook(event, payload)
     prompt = _text(payload.get("prompt"))
     if who == "codex" and not prompt:
         messages = payload.get("input-messages")
@@ -198,184 +193,8 @@ def parse_hook(agent: str, payload: Mapping[str, Any], received: datetime) -> Ho
     )
 
 
-def _session_key(agent: Agent, payload: Mapping[str, Any]) -> str:
-    if agent == "cursor":
-        return _text(payload.get("conversation_id")) or _text(payload.get("session_id"))
-    sid = _text(payload.get("session_id")) or _text(payload.get("thread-id"))
-    if agent == "codex":
-        return sid.lower()
-    if agent == "gemini":
-        # The engine names a Gemini session after the 8 characters in its chat file's
-        # name (`session-<ts>-<id8>.jsonl`), which are the first 8 of the sessionId.
-        found = _GEMINI_FILE.search(_text(payload.get("transcript_path")))
-        return found.group(1) if found else sid[:8]
-    return sid
-
-
-_Mapped = tuple["Status | None", str, dict[str, Any]]
-
-
-def _claude(event: str, p: Mapping[str, Any]) -> _Mapped:
-    tool = _tool(p, claude=True)
-    name = tool.name if tool else "a tool"
-    if event == "UserPromptSubmit":
-        return "working", "new prompt", {}
-    if event == "PreToolUse":
-        if tool is not None and tool.name == "AskUserQuestion":
-            return "waiting_for_input", "AskUserQuestion waits for an answer", {"tool": tool}
-        return "working", f"{name} about to run", {"tool": tool}
-    if event == "PermissionRequest":  # ExitPlanMode's plan approval comes this way too
-        return "waiting_for_approval", f"{name} waits for your approval", {"tool": tool}
-    if event in ("PostToolUse", "PostToolUseFailure"):
-        verb = "finished" if event == "PostToolUse" else "failed"
-        return "working", f"{name} {verb}, the model is working", {}
-    if event == "Notification":
-        return _claude_notification(p)
-    if event == "Stop":
-        return "waiting_for_input", "the turn is over", {}
-    if event == "StopFailure":
-        return "waiting_for_input", f"the turn ended with an error ({_text(p.get('error')) or 'unknown'})", {}
-    if event == "SessionStart":
-        if p.get("source") == "compact":
-            return None, "", {}  # compaction inside a turn: the turn goes on
-        return "waiting_for_input", "the session started, no prompt yet", {}
-    if event == "SessionEnd":
-        return "ended", f"the session ended ({_text(p.get('reason')) or 'exit'})", {}
-    if event == "PreCompact":
-        return "working", "compacting the conversation", {}
-    # SubagentStop (the parent goes on), SubagentStart, PermissionDenied, unknown: nothing.
-    return None, "", {}
-
-
-def _claude_notification(p: Mapping[str, Any]) -> _Mapped:
-    kind = p.get("notification_type")
-    if kind == "permission_prompt":
-        # ~6 s after the prompt appeared; PermissionRequest usually said so already.
-        hint = _APPROVAL_HINT.search(_text(p.get("message")))
-        tool = PendingTool(hint.group(1), clip(p.get("message"), MAX_SUMMARY)) if hint else None
-        return "waiting_for_approval", "a permission prompt is on screen", {"tool": tool}
-    if kind == "idle_prompt":
-        return "waiting_for_input", "Claude is waiting for your input", {"only_if_working": True}
-    if kind in ("elicitation_dialog", "elicitation_url_dialog"):
-        return "waiting_for_input", "a tool asks you a question", {}
-    return None, "", {}
-
-
-def _codex(event: str, p: Mapping[str, Any]) -> _Mapped:
-    tool = _tool(p)
-    name = tool.name if tool else "a tool"
-    if event == "agent-turn-complete":  # the legacy `notify` program
-        return "waiting_for_input", "the turn is over", {}
-    if event == "SessionStart":
-        if p.get("source") == "compact":
-            return None, "", {}
-        return "waiting_for_input", "the session started, no prompt yet", {}
-    if event == "UserPromptSubmit":
-        return "working", "new prompt", {}
-    if event == "PreToolUse":
-        return "working", f"{name} about to run", {"tool": tool}
-    if event == "PermissionRequest":
-        return "waiting_for_approval", f"{name} waits for your approval", {"tool": tool}
-    if event == "PostToolUse":
-        return "working", f"{name} finished, the model is working", {}
-    if event == "Stop":
-        return "waiting_for_input", "the turn is over", {}
-    if event == "Interrupt":
-        return "waiting_for_input", "the user interrupted the turn", {}
-    if event == "SessionEnd":
-        return "ended", "the session ended", {}
-    if event == "PreCompact":
-        return "working", "compacting the conversation", {}
-    return None, "", {}
-
-
-def _gemini(event: str, p: Mapping[str, Any]) -> _Mapped:
-    tool = _tool(p)
-    name = tool.name if tool else "a tool"
-    if event == "SessionStart":
-        return "waiting_for_input", "the session started, no prompt yet", {}
-    if event == "BeforeAgent":
-        return "working", "new prompt", {}
-    if event == "BeforeTool":
-        return "working", f"{name} about to run", {"tool": tool}
-    if event == "AfterTool":
-        return "working", f"{name} finished, the model is working", {}
-    if event == "Notification" and p.get("notification_type") == "ToolPermission":
-        details = p.get("details")
-        info = details if isinstance(details, dict) else {}
-        title = _text(info.get("title")) or "a tool"
-        what = _first_text(info, ("command", "fileName", "filePath", "url", "serverName")) or _text(
-            p.get("message")
-        )
-        return "waiting_for_approval", f"{title}: waits for your approval", {
-            "tool": PendingTool(clip(title, MAX_SUMMARY), clip(what or title, MAX_SUMMARY))
-        }
-    if event == "AfterAgent":
-        return "waiting_for_input", "the turn is over", {}
-    if event == "SessionEnd":
-        return "ended", f"the session ended ({_text(p.get('reason')) or 'exit'})", {}
-    if event == "PreCompress":
-        return "working", "compressing the conversation", {}
-    return None, "", {}
-
-
-def _cursor(event: str, p: Mapping[str, Any]) -> _Mapped:
-    tool = _tool(p)
-    if event in ("beforeShellExecution", "afterShellExecution") and tool is None:
-        command = _text(p.get("command"))
-        tool = PendingTool("Shell", clip(command, MAX_SUMMARY)) if command else None
-    name = tool.name if tool else "a tool"
-    if event == "beforeSubmitPrompt":
-        return "working", "new prompt", {}
-    if event in ("preToolUse", "beforeShellExecution", "beforeMCPExecution"):
-        return "working", f"{name} about to run", {"tool": tool}
-    if event in ("postToolUse", "postToolUseFailure", "afterShellExecution", "afterMCPExecution"):
-        return "working", f"{name} finished, the model is working", {}
-    if event == "stop":
-        return "waiting_for_input", f"the turn is over ({_text(p.get('status')) or 'completed'})", {}
-    if event == "sessionStart":
-        return "waiting_for_input", "the session started, no prompt yet", {}
-    if event == "sessionEnd":
-        return "ended", "the session ended", {}
-    if event == "preCompact":
-        return "working", "compacting the conversation", {}
-    return None, "", {}
-
-
-_MAPPERS = {"claude": _claude, "codex": _codex, "gemini": _gemini, "cursor": _cursor}
-
-
-def _tool(p: Mapping[str, Any], *, claude: bool = False) -> PendingTool | None:
-    name = p.get("tool_name")
-    if not isinstance(name, str) or not name:
-        return None
-    raw = p.get("tool_input")
-    if claude:
-        return PendingTool(clip(name, MAX_SUMMARY), claude_summary(name, raw))
-    summary = ""
-    if isinstance(raw, dict):
-        value = next((raw[k] for k in _SUMMARY_KEYS if raw.get(k)), None)
-        if isinstance(value, list):
-            value = " ".join(str(part) for part in value)
-        if isinstance(value, str):
-            summary = value
-        elif raw:
-            summary = json.dumps(raw, ensure_ascii=False, default=str)[: MAX_SUMMARY * 2]
-    elif isinstance(raw, str):
-        summary = raw
-    return PendingTool(clip(name, MAX_SUMMARY), clip(summary or name, MAX_SUMMARY))
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _bounded(text: str, limit: int) -> str:
     return text if len(text) <= limit else ""
-
-
-def _first_text(data: Mapping[str, Any], keys: tuple[str, ...]) -> str:
-    return next((data[k] for k in keys if isinstance(data.get(k), str) and data[k]), "")
 
 
 # -- the overlay and the rules -----------------------------------------------------------

@@ -24,6 +24,7 @@ from sessiond.protocol import (
     format_ts,
     parse_ts,
 )
+from sessiond.sources import display_name
 
 Kinds = Literal["approval", "input", "both"]
 ToastKind = Literal["approval", "input"]
@@ -40,7 +41,6 @@ MAX_RECOVERED_AGE = timedelta(minutes=5)
 # transition of the burst, instead of being pushed back forever.
 MAX_DELAY_WINDOWS = 4
 
-AGENT_NAMES = {"claude": "Claude", "codex": "Codex", "gemini": "Gemini", "cursor": "Cursor"}
 
 
 class ControlsError(ValueError):
@@ -363,13 +363,13 @@ def _project(session: Session) -> str:
 
 
 def _where(session: Session) -> str:
-    name = _project(session) or AGENT_NAMES.get(session.agent, session.agent)
+    name = _project(session) or display_name(session.agent)
     return f"{name} ({session.branch})" if session.branch else name
 
 
 def toast_text(session: Session, status: Status) -> tuple[str, str]:
     """Title and body: "Needs approval — myapp (main)" / "Bash: git push origin main"."""
-    agent = AGENT_NAMES.get(session.agent, session.agent)
+    agent = display_name(session.agent)
     tool = session.pending_tool
     if status == "waiting_for_approval":
         title = f"Needs approval — {_where(session)}"

@@ -36,6 +36,7 @@ from sessiond.sources.base import (
     line_ref,
     project_name,
 )
+from sessiond.sources.plugin import agent_root
 
 _KINDS = frozenset({"session_meta", "turn_context", "response_item", "event_msg", "compacted"})
 # Response items written bare, without the envelope (very early Rust builds).
@@ -396,8 +397,7 @@ class CodexSource:
     agent: Agent = "codex"
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        base = Path(env["CODEX_HOME"]).expanduser() if env.get("CODEX_HOME") else home / ".codex"
-        return [base / "sessions"]
+        return [codex_home(env, home) / "sessions"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
         try:
@@ -423,3 +423,8 @@ class CodexSource:
 
     def recognises(self, record: JSONDict) -> bool:
         return _word(record.get("type")) in _KINDS and isinstance(record.get("payload"), dict)
+
+
+def codex_home(env: Mapping[str, str], home: Path) -> Path:
+    """Codex CLI's root (`CODEX_HOME`, else ~/.codex)."""
+    return agent_root(env, "CODEX_HOME", home / ".codex")

@@ -38,6 +38,7 @@ from sessiond.sources.base import (
     line_ref,
     project_name,
 )
+from sessiond.sources.plugin import agent_root
 
 _MESSAGE_TYPES = frozenset({"user", "gemini", "info", "warning", "error"})
 # Statuses a recorded tool call can have; only the last three reach the disk today, the
@@ -342,8 +343,7 @@ class GeminiSource:
         self._projects: dict[str, str] = {}
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        base = Path(env["GEMINI_CLI_HOME"]).expanduser() if env.get("GEMINI_CLI_HOME") else home
-        return [base / ".gemini" / "tmp"]
+        return [gemini_home(env, home) / "tmp"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
         try:
@@ -399,3 +399,8 @@ class GeminiSource:
             and "message" not in record
             and "uuid" not in record
         )
+
+
+def gemini_home(env: Mapping[str, str], home: Path) -> Path:
+    """Gemini CLI's `.gemini` folder (under `GEMINI_CLI_HOME`, else under ~)."""
+    return agent_root(env, "GEMINI_CLI_HOME", home) / ".gemini"

@@ -25,6 +25,7 @@ from sessiond.sources.base import (
     line_ref,
     project_name,
 )
+from sessiond.sources.plugin import agent_root
 
 _QUERY = re.compile(r"<user_query>\s*(.*?)\s*(?:</user_query>|$)", re.S)
 _ABORTED = "User aborted request"
@@ -159,8 +160,7 @@ class CursorSource:
         self._folders: dict[str, str] = {}
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        base = Path(env["CURSOR_HOME"]).expanduser() if env.get("CURSOR_HOME") else home / ".cursor"
-        return [base / "projects"]
+        return [agent_root(env, "CURSOR_HOME", home / ".cursor") / "projects"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
         try:

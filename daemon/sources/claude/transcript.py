@@ -29,6 +29,7 @@ from sessiond.sources.base import (
     line_ref,
     project_name,
 )
+from sessiond.sources.plugin import agent_root
 
 # Metadata lines that carry no turn state (§1.2: they often trail the real last event).
 _BOOKKEEPING = frozenset(
@@ -139,9 +140,7 @@ class ClaudeSource:
     agent: Agent = "claude"
 
     def roots(self, env: Mapping[str, str], home: Path) -> list[Path]:
-        config = env.get("CLAUDE_CONFIG_DIR", "").strip()
-        base = Path(config).expanduser() if config else home / ".claude"
-        return [base / "projects"]
+        return [claude_home(env, home) / "projects"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
         try:
@@ -432,7 +431,7 @@ class ClaudeState:
     def _add_tool(self, block: JSONDict, mid: str, line_no: int | None, at: datetime) -> None:
         tool_id = str(block.get("id") or f"line-{line_no}")
         name = str(block.get("name") or "?")
-        tool = _Tool(tool_id, name, _summary(name, block.get("input")), mid, line_no, at, at)
+        tool = _Tool(tool_id, name, summarize_tool(name, block.get("input")), mid, line_no, at, at)
         self._pending[tool_id] = tool
         while len(self._pending) > _MAX_PENDING:
             self._pending.popitem(last=False)
@@ -615,7 +614,7 @@ def _pending_tool(tool: _Tool) -> PendingTool:
     return PendingTool(tool.name, tool.summary)
 
 
-def _summary(name: str, raw: object) -> str:
+def summarize_tool(name: str, raw: object) -> str:
     """A short human description of a tool call, e.g. the Bash command or the file."""
     data = _dict(raw)
     text = next((data[k] for k in _SUMMARY_FIELDS.get(name, ()) if data.get(k)), None)
@@ -629,3 +628,8 @@ def _summary(name: str, raw: object) -> str:
     if not isinstance(text, str) or not text.strip():
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)[: MAX_SUMMARY * 2]
     return clip(text, MAX_SUMMARY)
+
+
+def claude_home(env: Mapping[str, str], home: Path) -> Path:
+    """Claude Code's root (`CLAUDE_CONFIG_DIR`, else ~/.claude)."""
+    return agent_root(env, "CLAUDE_CONFIG_DIR", home / ".claude")
