@@ -18,7 +18,7 @@ from datetime import datetime
 
 import click
 from sessiond.config import Config, ConfigError
-from sessiond.notify.desktop import (
+from sessiond.notify.backend import (
     Probe,
     change_controls,
     dispose,

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import click
 from sessiond.service import install as service
+from sessiond.service import logs as service_logs
 
 
 def _echo(line: str) -> None:
@@ -69,7 +70,7 @@ def logs(follow: bool, lines: int) -> None:
 
     def show() -> None:
         nonlocal code
-        code = service.logs(follow, lines=lines, write=_write)
+        code = service_logs.logs(follow, lines=lines, write=_write)
 
     _guard(show)
     if code:
@@ -79,7 +80,7 @@ def logs(follow: bool, lines: int) -> None:
 @click.command("open")
 def open_panel() -> None:
     """Open the web panel in the browser."""
-    _guard(lambda: service.open_panel(echo=_echo))
+    _guard(lambda: service_logs.open_panel(echo=_echo))
 
 
 COMMANDS = (install, uninstall, start, stop, restart, logs, open_panel)

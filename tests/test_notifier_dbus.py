@@ -25,7 +25,8 @@ import sessiond.notify.desktop as notifier_mod
 from click.testing import CliRunner
 from sessiond.cli.notify_cmds import register
 from sessiond.config import Config
-from sessiond.notify.desktop import Notifier, app_icon, load_controls
+from sessiond.notify.backend import app_icon, load_controls
+from sessiond.notify.desktop import Notifier
 from sessiond.protocol import PendingTool, Session, Status, Transition
 from sessiond.store.db import Store
 

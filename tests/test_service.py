@@ -25,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 from sessiond.cli.service_cmds import register
 from sessiond.service import install as service
+from sessiond.service import logs as service_logs
 
 STANDIN = f"""#!{sys.executable}
 import json, os, sys
@@ -401,19 +402,19 @@ def test_logs_use_the_journal_for_the_systemd_unit(
 ) -> None:
     _install(env, "linux")
     env.clear_calls()
-    assert service.logs(True, platform="linux", env=env) == 0
+    assert service_logs.logs(True, platform="linux", env=env) == 0
     assert env.calls == [["journalctl", "--user", "-u", "sessiond.service", "-n", "200", "-f"]]
     assert "journal line from the stand-in" in capfd.readouterr().out
 
 
 def test_logs_read_the_log_file_on_macos(env: Env) -> None:
     with pytest.raises(service.ServiceError, match="no logs yet"):
-        service.logs(platform="darwin", env=env, write=lambda _: None)
+        service_logs.logs(platform="darwin", env=env, write=lambda _: None)
     log_file = Path(env["SESSIOND_STATE_DIR"]) / "sessiond.log"
     log_file.parent.mkdir(parents=True)
     log_file.write_text("".join(f"line {i}\n" for i in range(500)))
     out: list[str] = []
-    assert service.logs(platform="darwin", env=env, lines=3, write=out.append) == 0
+    assert service_logs.logs(platform="darwin", env=env, lines=3, write=out.append) == 0
     assert "".join(out) == "line 497\nline 498\nline 499\n"
     assert env.calls == []
 
@@ -432,7 +433,7 @@ def test_tail_follows_appends_truncation_and_rotation(tmp_path: Path) -> None:
     out: list[str] = []
     stop = threading.Event()
     follower = threading.Thread(
-        target=service.tail_file,
+        target=service_logs.tail_file,
         args=(log_file,),
         kwargs={
             "lines": 1,
@@ -471,7 +472,7 @@ def test_open_uses_the_running_daemon_or_the_default_port(env: Env) -> None:
         return True
 
     env["SESSIOND_PORT"] = "7444"
-    assert service.open_panel(env=env, open_browser=browser, echo=lambda _: None) == (
+    assert service_logs.open_panel(env=env, open_browser=browser, echo=lambda _: None) == (
         "http://127.0.0.1:7444/"
     )
     runtime = Path(env["SESSIOND_STATE_DIR"]) / "runtime.json"
@@ -479,7 +480,7 @@ def test_open_uses_the_running_daemon_or_the_default_port(env: Env) -> None:
     info = {"pid": os.getpid(), "port": 7555, "url": "http://127.0.0.1:7555", "version": "x"}
     runtime.write_text(json.dumps(info | {"started_at": "2026-01-01T00:00:00Z"}))
     out: list[str] = []
-    service.open_panel(env=env, open_browser=browser, echo=out.append)
+    service_logs.open_panel(env=env, open_browser=browser, echo=out.append)
     assert opened == ["http://127.0.0.1:7444/", "http://127.0.0.1:7555/"]
     assert out == ["Opened http://127.0.0.1:7555/"]
 
@@ -487,7 +488,7 @@ def test_open_uses_the_running_daemon_or_the_default_port(env: Env) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     runtime.write_text(json.dumps(info | {"pid": int(dead.stdout)}))
-    service.open_panel(env=env, open_browser=lambda _: False, echo=out.append)
+    service_logs.open_panel(env=env, open_browser=lambda _: False, echo=out.append)
     assert out[-1] == "No browser could be started; the panel is at http://127.0.0.1:7444/"
 
 

@@ -33,26 +33,29 @@ import shutil
 import stat
 import sys
 import tempfile
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sessiond.hooks.codex_notify import (
+    HookInstallError as HookInstallError,
+)
+from sessiond.hooks.codex_notify import (
+    codex_config,
+    load_toml,
+    with_notify,
+    without_notify,
+)
 from sessiond.sources import plugins
 from sessiond.sources.claude import hooks as claude_hooks
 from sessiond.sources.claude.hooks import CLAUDE_HTTP_SINCE
-from sessiond.sources.codex.transcript import codex_home
 from sessiond.sources.plugin import _FORWARDER_NAMES, HookRecipe, HookSetup, Version, is_our_command
 
 # The agents whose hooks sessiond installs: those whose plugin has a recipe.
 HOOK_AGENTS: tuple[str, ...] = tuple(a for a, p in plugins().items() if p.hook_recipe is not None)
 HookAgent = str
-
-
-class HookInstallError(Exception):
-    """A settings file cannot be changed safely; the message is one sentence for the user."""
 
 
 Setup = HookSetup
@@ -250,102 +253,6 @@ def _recipe(agent: HookAgent) -> HookRecipe:
     return recipe
 
 
-# -- Codex's notify (config.toml) ----------------------------------------------------------------------
-
-
-def codex_config(setup: Setup) -> Path:
-    return codex_home(setup.env, setup.home) / "config.toml"
-
-
-def _load_toml(path: Path, raw: bytes | None) -> tuple[dict[str, Any], str]:
-    if raw is None:
-        return {}, ""
-    try:
-        text = raw.decode("utf-8")
-        return tomllib.loads(text), text
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise HookInstallError(
-            f"{path} is not valid TOML ({exc}), so sessiond will not touch it; fix it and run this again."
-        ) from exc
-
-
-def _toml_string(text: str) -> str:
-    # A TOML basic string: JSON's escapes minus the \\uD83D surrogate pairs, which TOML
-    # lacks (so non-ASCII is written as itself).
-    return json.dumps(text, ensure_ascii=False)
-
-
-def notify_line(setup: Setup) -> str:
-    argv = [*setup.forwarder, "codex"]
-    return "notify = [" + ", ".join(_toml_string(a) for a in argv) + "]"
-
-
-_NOTIFY_KEY = re.compile(r"^[ \t]*notify[ \t]*=")
-_TABLE_HEADER = re.compile(r"^[ \t]*\[")
-
-
-def _with_notify(path: Path, text: str, parsed: dict[str, Any], setup: Setup) -> str:
-    """`text` with our top-level `notify` line (added before the first table, or repaired)."""
-    line = notify_line(setup)
-    wanted = [*setup.forwarder, "codex"]
-    current = parsed.get("notify")
-    if current is not None and not is_our_command(current, "codex"):
-        raise HookInstallError(
-            f"{path} already sets notify = {json.dumps(current)} for another program, and Codex "
-            "runs only one, so sessiond will not replace it (its hooks.json entries need no notify)."
-        )
-    if current == wanted:
-        return text
-    eol = "\r\n" if "\r\n" in text else "\n"
-    lines = text.splitlines(keepends=True)
-    if current is not None:
-        spots = [i for i, ln in enumerate(lines) if _NOTIFY_KEY.match(ln) and _line_value(ln) == current]
-        if len(spots) != 1:
-            raise HookInstallError(f"Cannot find the notify line sessiond wrote in {path}; edit it by hand.")
-        ending = lines[spots[0]][len(lines[spots[0]].rstrip("\r\n")) :] or eol
-        lines[spots[0]] = line + ending
-        candidates = ["".join(lines)]
-    else:
-        first_table = next((i for i, ln in enumerate(lines) if _TABLE_HEADER.match(ln)), len(lines))
-        if lines and not lines[-1].endswith("\n") and first_table == len(lines):
-            lines[-1] += eol
-        # Before the first table header: a top-level key after one lands in that table.
-        # If the scan was fooled (a multi-line array), the very top is always top-level.
-        candidates = ["".join([*lines[:first_table], line + eol, *lines[first_table:]]),
-                      "".join([line + eol, *lines])]  # fmt: skip
-    expected = {**parsed, "notify": wanted}
-    for candidate in candidates:
-        try:
-            if tomllib.loads(candidate) == expected:
-                return candidate
-        except tomllib.TOMLDecodeError:
-            continue
-    raise HookInstallError(f"Cannot add notify to {path} safely; add it by hand: {line}")
-
-
-def _without_notify(path: Path, text: str, parsed: dict[str, Any]) -> str:
-    current = parsed.get("notify")
-    if current is None or not is_our_command(current, "codex"):
-        return text
-    lines = text.splitlines(keepends=True)
-    kept = [ln for ln in lines if not (_NOTIFY_KEY.match(ln) and _line_value(ln) == current)]
-    candidate = "".join(kept)
-    expected = {k: v for k, v in parsed.items() if k != "notify"}
-    try:
-        if tomllib.loads(candidate) == expected:
-            return candidate
-    except tomllib.TOMLDecodeError:
-        pass
-    raise HookInstallError(f"Cannot remove sessiond's notify line from {path} safely; remove it by hand.")
-
-
-def _line_value(line: str) -> object:
-    try:
-        return tomllib.loads(line).get("notify")
-    except tomllib.TOMLDecodeError:
-        return None
-
-
 # -- writing -----------------------------------------------------------------------------------------------
 
 
@@ -420,11 +327,8 @@ def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
     if agent == "codex":
         config = codex_config(setup)
         raw_toml = _read(config)
-        parsed, text = _load_toml(config, raw_toml)
-        if install:
-            edited = _with_notify(config, text, parsed, setup)
-        else:
-            edited = _without_notify(config, text, parsed)
+        parsed, text = load_toml(config, raw_toml)
+        edited = with_notify(config, text, parsed, setup) if install else without_notify(config, text, parsed)
         if edited != text:
             planned.append((config, raw_toml, edited.encode("utf-8")))
     changes = []
@@ -483,7 +387,7 @@ def status(agent: HookAgent, setup: Setup) -> list[FileStatus]:
         config = codex_config(setup)
         st = FileStatus(config, config.exists(), expected=["notify"])
         try:
-            parsed, _ = _load_toml(config, _read(config))
+            parsed, _ = load_toml(config, _read(config))
         except HookInstallError as exc:
             st.problem = str(exc)
         else:

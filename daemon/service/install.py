@@ -11,7 +11,6 @@ it and exits 1.
 
 from __future__ import annotations
 
-import codecs
 import getpass
 import os
 import plistlib
@@ -21,15 +20,13 @@ import shutil
 import subprocess
 import sys
 import time
-import webbrowser
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from sessiond.config import DEFAULT_HOST, ConfigError, default_port, default_state_dir
-from sessiond.statedir import RUNTIME_NAME, read_runtime_quietly
+from sessiond.config import default_state_dir
 
 UNIT_NAME = "sessiond.service"
 LABEL = "dev.sessiond"
@@ -276,7 +273,7 @@ def _write_atomic(path: Path, content: str) -> None:
     tmp.replace(path)
 
 
-def _print(line: str) -> None:
+def print_line(line: str) -> None:
     print(line, flush=True)
 
 
@@ -315,7 +312,7 @@ def install(
     platform: str | None = None,
     env: Mapping[str, str] | None = None,
     python: str | None = None,
-    echo: Echo = _print,
+    echo: Echo = print_line,
 ) -> Plan:
     """Write the unit/plist with this interpreter's absolute path, enable and (re)start it.
 
@@ -371,7 +368,7 @@ def uninstall(
     *,
     platform: str | None = None,
     env: Mapping[str, str] | None = None,
-    echo: Echo = _print,
+    echo: Echo = print_line,
 ) -> None:
     """Stop and disable the service and remove its file; nothing to do if not installed."""
     host = Host.detect(platform, env)
@@ -418,7 +415,7 @@ def control(
     *,
     platform: str | None = None,
     env: Mapping[str, str] | None = None,
-    echo: Echo = _print,
+    echo: Echo = print_line,
 ) -> None:
     """`systemctl --user ACTION sessiond.service`, or the launchctl equivalent."""
     host = Host.detect(platform, env)
@@ -450,169 +447,20 @@ def control(
 
 
 def start(
-    *, platform: str | None = None, env: Mapping[str, str] | None = None, echo: Echo = _print
+    *, platform: str | None = None, env: Mapping[str, str] | None = None, echo: Echo = print_line
 ) -> None:
     control("start", platform=platform, env=env, echo=echo)
 
 
 def stop(
-    *, platform: str | None = None, env: Mapping[str, str] | None = None, echo: Echo = _print
+    *, platform: str | None = None, env: Mapping[str, str] | None = None, echo: Echo = print_line
 ) -> None:
     control("stop", platform=platform, env=env, echo=echo)
 
 
 def restart(
-    *, platform: str | None = None, env: Mapping[str, str] | None = None, echo: Echo = _print
+    *, platform: str | None = None, env: Mapping[str, str] | None = None, echo: Echo = print_line
 ) -> None:
     control("restart", platform=platform, env=env, echo=echo)
 
 
-# --- logs ------------------------------------------------------------------------------
-
-
-def logs(
-    follow: bool = False,
-    *,
-    lines: int = 200,
-    platform: str | None = None,
-    env: Mapping[str, str] | None = None,
-    write: Callable[[str], None] | None = None,
-) -> int:
-    """Show the last `lines` of the log (and follow it): the user journal when sessiond
-    runs as a systemd unit, otherwise `<state dir>/sessiond.log`. Returns the exit code."""
-    host = Host.detect(platform, env)
-    journalctl = shutil.which("journalctl", path=host.env.get("PATH", os.defpath))
-    if host.platform.startswith("linux") and journalctl and host.service_file.exists():
-        argv = [journalctl, "--user", "-u", UNIT_NAME, "-n", str(lines)]
-        if follow:
-            argv.append("-f")
-        try:
-            return subprocess.run(argv, env=dict(host.env), check=False).returncode
-        except KeyboardInterrupt:
-            return 0
-        except OSError as exc:
-            raise ServiceError(f"Cannot run journalctl: {exc.strerror or exc}.") from exc
-    if not host.log_file.exists():
-        raise ServiceError(
-            f"There are no logs yet: {host.log_file} does not exist"
-            + (" and sessiond is not installed as a systemd user service" if journalctl else "")
-            + "."
-        )
-    out = write or _write_stdout
-    try:
-        tail_file(host.log_file, lines=lines, follow=follow, write=out)
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise ServiceError(f"Cannot read {host.log_file}: {exc.strerror or exc}.") from exc
-    return 0
-
-
-def _write_stdout(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
-def _last_lines(data: bytes, lines: int) -> bytes:
-    if lines <= 0:
-        return b""
-    end = len(data) - 1 if data.endswith(b"\n") else len(data)
-    start = end
-    for _ in range(lines):
-        start = data.rfind(b"\n", 0, start)
-        if start < 0:
-            return data
-    return data[start + 1 :]
-
-
-def tail_file(
-    path: Path,
-    *,
-    lines: int = 200,
-    follow: bool = False,
-    write: Callable[[str], None] = _write_stdout,
-    poll: float = 0.5,
-    should_stop: Callable[[], bool] = lambda: False,
-) -> None:
-    """Write the last `lines` lines of `path`; with `follow`, then what is appended,
-    across truncation and rotation (the path replaced by a new file), until
-    `should_stop()` or Ctrl-C."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    f = path.open("rb")
-    try:
-        size = os.fstat(f.fileno()).st_size
-        chunk = 64 * 1024
-        start = size
-        data = b""
-        while start > 0 and data.count(b"\n") <= lines:
-            start = max(0, start - chunk)
-            f.seek(start)
-            data = f.read(size - start)
-        f.seek(size)
-        tail = _last_lines(data, lines)
-        if tail:
-            write(decoder.decode(tail))
-        while follow and not should_stop():
-            new = f.read()
-            if new:
-                write(decoder.decode(new))
-                continue
-            time.sleep(poll)
-            try:
-                current = os.stat(path)
-            except FileNotFoundError:
-                continue
-            if current.st_ino != os.fstat(f.fileno()).st_ino:
-                f.close()
-                f = path.open("rb")
-            elif current.st_size < f.tell():
-                f.seek(0)
-    finally:
-        f.close()
-
-
-# --- open ------------------------------------------------------------------------------
-
-
-def panel_url(env: Mapping[str, str] | None = None) -> str:
-    """The running daemon's URL from `runtime.json`, else the default port's URL."""
-    env = os.environ if env is None else env
-    info = read_runtime_quietly(default_state_dir(env) / RUNTIME_NAME)
-    if info is not None and _pid_alive(info.pid) and info.url:
-        url = info.url
-    else:
-        try:
-            port = default_port(env)
-        except ConfigError as exc:
-            raise ServiceError(str(exc)) from exc
-        url = f"http://{DEFAULT_HOST}:{port}/"
-    return url if url.count("/") > 2 else url + "/"
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
-def open_panel(
-    *,
-    env: Mapping[str, str] | None = None,
-    open_browser: Callable[[str], bool] = webbrowser.open,
-    echo: Echo = _print,
-) -> str:
-    """Open the web panel in the browser; returns its URL (printed either way)."""
-    url = panel_url(env)
-    if open_browser(url):
-        echo(f"Opened {url}")
-    else:
-        echo(f"No browser could be started; the panel is at {url}")
-    return url

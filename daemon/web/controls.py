@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from sessiond.notify.desktop import change_controls, load_controls
+from sessiond.notify.backend import change_controls, load_controls
 from sessiond.notify.policy import Controls
 from sessiond.protocol import MAX_TITLE, format_ts, utcnow
 from sessiond.store.db import Store
