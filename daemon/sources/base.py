@@ -18,7 +18,7 @@ serves the live daemon, `sessiond inspect`, replays and property tests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
@@ -158,7 +158,6 @@ class Classification:
     recheck_at: datetime | None
     # Which path decided: the transcript, a timer's deadline, or a hook (`hooks.reconcile`).
     decided: Source = "transcript"
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Classification:

@@ -24,7 +24,7 @@ from sessiond import __version__
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventFilter, EventHub, Subscriber, encode_frame
-from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict
+from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict, Reset, Shutdown, Snapshot
 from sessiond.web.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -235,11 +235,8 @@ def _snapshot_frame(ctx: Context, wanted: EventFilter) -> bytes:
     if ctx.snapshot_cache is not None and ctx.snapshot_cache[0] == key:
         return ctx.snapshot_cache[1]
     sessions = [s.to_json() for s in ctx.engine.snapshot()]
-    data = {
-        "sessions": [s for s in sessions if wanted.matches_session(s)],
-        "last_event_id": ctx.hub.last_id,
-    }
-    frame = encode_frame("snapshot", data, ctx.hub.last_id)
+    data = Snapshot([s for s in sessions if wanted.matches_session(s)], ctx.hub.last_id)
+    frame = encode_frame("snapshot", data.to_json(), ctx.hub.last_id)
     ctx.snapshot_cache = (key, frame)
     return frame
 
@@ -251,7 +248,7 @@ def _opening(ctx: Context, wanted: EventFilter, last_seen: int | None) -> bytes:
         return retry + _snapshot_frame(ctx, wanted)
     missed = ctx.hub.events_after(last_seen)
     if missed is None:
-        reset = encode_frame("reset", {"last_event_id": ctx.hub.last_id, "requested": last_seen})
+        reset = encode_frame("reset", Reset(ctx.hub.last_id, last_seen).to_json())
         return retry + reset + _snapshot_frame(ctx, wanted)
     return retry + b"".join(e.frame for e in missed if wanted.matches(e))
 
@@ -280,7 +277,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         while True:
             await sub.ready.wait()
             if sub.closed:
-                await resp.write(encode_frame("shutdown", {"reason": "daemon stopping"}))
+                await resp.write(encode_frame("shutdown", Shutdown().to_json()))
                 break
             if sub.overflowed:
                 log.warning("dropping an SSE client that stopped reading")

@@ -44,7 +44,6 @@ _MESSAGE_TYPES = frozenset({"user", "gemini", "info", "warning", "error"})
 # Statuses a recorded tool call can have; only the last three reach the disk today, the
 # others are handled in case a build records in-flight calls.
 _RUNNING = frozenset({"validating", "scheduled", "executing"})
-_DONE = frozenset({"success", "error"})
 _CONTINUE = "System: Please continue."  # next-speaker auto-continue (51, message 3)
 _CONTEXT = ("<session_context>", "<state_snapshot>")  # injected, not typed (Pengui0 L2)
 _WORKDIR = re.compile(
