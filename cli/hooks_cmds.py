@@ -12,10 +12,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import click
-from sessiond.config import Config, ConfigError, default_state_dir
+from sessiond.cli.settings import load_config
+from sessiond.config import default_state_dir
 from sessiond.hooks import forward as hook_forward
 from sessiond.hooks import install as hook_install
 from sessiond.hooks.install import (
@@ -26,7 +27,8 @@ from sessiond.hooks.install import (
     HookInstallError,
     Setup,
 )
-from sessiond.protocol import parse_ts
+from sessiond.protocol import duration_text, parse_ts
+from sessiond.sources.plugin import parse_version
 from sessiond.statedir import ensure_state_dir, load_token, read_runtime_quietly, read_token
 
 _AGENT = click.option(
@@ -117,7 +119,7 @@ def status(agent: HookAgent | None, as_json: bool) -> None:
         elif last is None:
             click.echo("  daemon: has not heard from its hooks since it started")
         else:
-            click.echo(f"  daemon: last heard from its hooks {_ago(now - last)} ago")
+            click.echo(f"  daemon: last heard from its hooks {duration_text(now - last, hours=True)} ago")
 
 
 def _file_json(f: FileStatus) -> dict[str, object]:
@@ -137,14 +139,6 @@ def _describe(f: FileStatus) -> str:
     return f"{what} in {f.path}"
 
 
-def _ago(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{max(seconds, 0)} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
-
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
                add_help_option=False)
@@ -162,15 +156,10 @@ def _agents(agent: HookAgent | None) -> tuple[HookAgent, ...]:
     return (agent,) if agent else HOOK_AGENTS
 
 
-def _config() -> Config:
-    try:
-        return Config.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _setup(agent: HookAgent | None, *, create_token: bool) -> Setup:
-    config = _config()
+    config = load_config()
     env = config.env
     port = config.port
     running = read_runtime_quietly(config.runtime_file)
@@ -200,13 +189,13 @@ def _claude_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
         done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
-    return hook_install.parse_version(done.stdout)
+    return parse_version(done.stdout)
 
 
 def _heard() -> tuple[dict[str, str | None], bool]:
     from sessiond.client import DaemonUnavailable, find_daemon, request
 
-    config = _config()
+    config = load_config()
     try:
         endpoint = find_daemon(config.state_dir)
         code, body = request(endpoint, "GET", "/api/hooks", timeout=2.0)

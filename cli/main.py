@@ -6,12 +6,11 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from sessiond import __version__
 from sessiond.cli.format import render_status
-from sessiond.config import Config, ConfigError
+from sessiond.cli.settings import fail, load_config
 from sessiond.protocol import parse_ts
 
 
@@ -21,17 +20,8 @@ def main() -> None:
     """sessiond: know the moment an AI coding agent needs you."""
 
 
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"sessiond: {message}", err=True)
-    sys.exit(code)
 
 
-def load_config(**overrides: Any) -> Config:
-    try:
-        return Config.from_env(None, **overrides)
-    except ConfigError as exc:
-        fail(str(exc))
-        raise  # unreachable: fail() exits
 
 
 @main.command()
@@ -73,7 +63,6 @@ def status(as_json: bool) -> None:
         sessions = get_sessions(endpoint)
     except DaemonUnavailable as exc:
         fail(str(exc), code=3)
-        return
     if as_json:
         click.echo(json.dumps({"health": health.to_json(),
                                "sessions": [s.to_json() for s in sessions]}, indent=2))
@@ -100,7 +89,6 @@ def inspect(file: Path, now_text: str | None, as_json: bool) -> None:
         result = inspect_file(file, now, config.thresholds)
     except InspectError as exc:
         fail(str(exc), code=2)
-        return
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import click
-from sessiond.config import Config, ConfigError
+from sessiond.cli.settings import load_config
+from sessiond.config import Config
 from sessiond.notify.backend import (
     Probe,
     change_controls,
@@ -41,11 +42,6 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-def _config() -> Config:
-    try:
-        return Config.from_env()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @contextmanager
@@ -83,7 +79,7 @@ def mute(project: str, duration: str | None) -> None:
             until = utcnow() + parse_duration(duration)
         except ControlsError as exc:
             raise click.BadParameter(str(exc), param_hint="--for") from exc
-    config = _config()
+    config = load_config()
     with _store(config) as store:
         change_controls(config, store, lambda c: c.with_mute(project, until, utcnow()))
     if until is None:
@@ -96,7 +92,7 @@ def mute(project: str, duration: str | None) -> None:
 @click.argument("project")
 def unmute(project: str) -> None:
     """Toasts for PROJECT again."""
-    config = _config()
+    config = load_config()
     with _store(config) as store:
         before, _ = load_controls(config, store)
         change_controls(config, store, lambda c: c.without_mute(project).pruned(utcnow()))
@@ -110,7 +106,7 @@ def unmute(project: str) -> None:
 @click.argument("span", required=False, metavar="HH:MM-HH:MM|off")
 def quiet(span: str | None) -> None:
     """No toasts between two local times each day (e.g. 22:00-08:00), or `off`."""
-    config = _config()
+    config = load_config()
     with _store(config) as store:
         if span is None:
             current, _ = load_controls(config, store)
@@ -178,7 +174,7 @@ async def _send_test() -> str | None:
 @click.command()
 def doctor() -> None:
     """Explain whether toasts can work here, and how to fix it if not."""
-    config = _config()
+    config = load_config()
     healthy = True
     where = platform_name()
     found = asyncio.run(_probe_once())

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from sessiond.notify.policy import Controls, file_controls
 from sessiond.sources.base import Thresholds
 
 DEFAULT_PORT = 7330
@@ -83,6 +84,13 @@ class Config:
     shutdown_timeout: float = 0.5
     config_file: Path | None = None
     file_settings: dict[str, Any] = field(default_factory=dict)
+    # The config file's `[notify]` table over the defaults, resolved once here; the
+    # notifier adds only the overrides stored by `sessiond mute`/the panel per decision.
+    notify_base: Controls = field(init=False)
+    notify_problems: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notify_base, self.notify_problems = file_controls(self.file_settings.get("notify"))
 
     @classmethod
     def from_env(

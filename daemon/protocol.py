@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast, get_args
 
 Status = Literal["working", "waiting_for_approval", "waiting_for_input", "idle", "ended"]
@@ -48,6 +48,16 @@ def parse_ts(text: object) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def duration_text(delta: timedelta, *, hours: bool = False) -> str:
+    """A duration as people read it in a reason or a table: "42 s", "7 min" (or "3 h")."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if hours and seconds >= 7200:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 60} min"
 
 
 def utcnow() -> datetime:

@@ -14,7 +14,7 @@ from sessiond.sources import display_name, plugins
 from sessiond.sources.plugin import HookSetup
 
 REGISTERED = list(plugins())
-BOARD_JS = Path(__file__).resolve().parent.parent / "ui" / "board.js"
+NAMES_JS = Path(__file__).resolve().parent.parent / "ui" / "names.js"
 
 
 def test_the_registry_is_the_contract_s_agent_list() -> None:
@@ -39,7 +39,7 @@ def test_each_agent_implements_every_part(agent: str, tmp_path: Path) -> None:
     # The name people see, on toasts and in the panel.
     assert plugin.display_name and display_name(agent) == plugin.display_name
     board_names = dict(re.findall(r"(\w+): \"([^\"]+)\"", _board_agent_names()))
-    assert board_names.get(agent) == plugin.display_name, f"ui/board.js AGENT_NAMES lacks {agent}"
+    assert board_names.get(agent) == plugin.display_name, f"ui/names.js AGENT_NAMES lacks {agent}"
 
 
 def test_the_installer_covers_exactly_the_agents_with_a_recipe() -> None:
@@ -62,6 +62,20 @@ def test_install_recipes_write_only_our_own_entries(agent: str, tmp_path: Path) 
 
 
 def _board_agent_names() -> str:
-    found = re.search(r"const AGENT_NAMES = \{([^}]*)\}", BOARD_JS.read_text(encoding="utf-8"))
-    assert found, "ui/board.js has no AGENT_NAMES"
+    found = re.search(r"const AGENT_NAMES = \{([^}]*)\}", NAMES_JS.read_text(encoding="utf-8"))
+    assert found, "ui/names.js has no AGENT_NAMES"
     return found.group(1)
+
+
+def test_the_panel_s_card_fields_are_session_fields() -> None:
+    """`ui/names.js` CARD_FIELDS (what a card shows) names fields a Session really has."""
+    from datetime import UTC, datetime
+
+    from sessiond.protocol import Session
+
+    found = re.search(r"export const CARD_FIELDS = \[([^\]]*)\]", NAMES_JS.read_text(encoding="utf-8"))
+    assert found, "ui/names.js has no CARD_FIELDS"
+    fields = re.findall(r'"(\w+)"', found.group(1))
+    now = datetime.now(UTC)
+    keys = Session(id="s", agent="claude", status="working", status_since=now, last_activity=now).to_json()
+    assert fields and set(fields) <= set(keys)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sessiond.hooks import install as hook_install
 from sessiond.hooks.install import (
     HookInstallError,
     Setup,
@@ -26,7 +25,7 @@ from sessiond.hooks.install import (
 from sessiond.sources.claude.hooks import CLAUDE_EVENTS
 from sessiond.sources.codex.hooks import CODEX_EVENTS
 from sessiond.sources.gemini.hooks import GEMINI_EVENTS
-from sessiond.sources.plugin import is_our_command
+from sessiond.sources.plugin import is_our_command, parse_version
 
 from tests.daemon_proc import make_daemon
 
@@ -456,4 +455,4 @@ def test_the_cli_installs_reports_and_uninstalls(home: Path) -> None:
     bad = cli("hooks", "install", "--agent", "gemini")
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.strip().startswith("gemini: ") and bad.stderr.strip().count("\n") == 0
-    assert hook_install.parse_version("2.1.240 (Claude Code)") == (2, 1, 240)
+    assert parse_version("2.1.240 (Claude Code)") == (2, 1, 240)

@@ -1,80 +1,16 @@
 // The board: the sessions we know, and the columns of cards that show them.
 //
 // The store is a Map of Session objects (shapes in the contract). Rendering keeps
-// one card element per top-level session and moves it between columns; a card is
-// updated in place (textContent only), so focus and scroll survive updates.
+// one card element per top-level session and moves it between columns (cards.js).
 
-import { el, icon, ICONS, formatDuration, formatClock, parseTime } from "./util.js";
+import { buildCard, fillCard, reconcile, regroup, setText } from "./cards.js";
+import { applyTarget, focusSession, moveFocus } from "./focus.js";
+import { bucketOf, compareFor, projectOf, statusPhrase, subPhrase } from "./model.js";
+import { CARD_FIELDS, COLUMNS, FRESH_MS, OLDER_PAGE, WAITING } from "./names.js";
+import { el, parseTime } from "./util.js";
 
-export const COLUMNS = ["waiting_for_approval", "waiting_for_input", "working", "idle"];
-export const WAITING = new Set(["waiting_for_approval", "waiting_for_input"]);
-
-// Ended sessions stay on the board (in Idle) this long, then drop off.
-const ENDED_VISIBLE_MS = 10 * 60 * 1000;
-// Idle sessions quieter than this go behind the "N older" toggle.
-const OLDER_AFTER_MS = 24 * 60 * 60 * 1000;
-// How long a card that just started waiting keeps its highlight.
-const FRESH_MS = 12 * 1000;
-const MAX_SUBAGENTS = 6;
-// Older sessions are shown a page at a time: someone may have thousands.
-const OLDER_PAGE = 100;
-const SHOWN_FIELDS = ["status", "status_since", "parent_id", "project", "branch", "title", "pending_tool", "reason", "agent"];
-
-const AGENT_NAMES = { claude: "Claude", codex: "Codex", gemini: "Gemini", cursor: "Cursor" };
-const STATUS_WORDS = {
-  waiting_for_approval: "needs approval",
-  waiting_for_input: "waiting for input",
-  working: "working",
-  idle: "idle",
-  ended: "ended",
-};
-
-export function agentName(agent) {
-  return AGENT_NAMES[agent] || String(agent || "agent");
-}
-
-/** "waiting 3 min", "working 12 s", "idle 2 h", "ended 4 min ago". */
-export function statusPhrase(session, now) {
-  const since = parseTime(session.status_since);
-  const took = formatDuration(now - since);
-  switch (session.status) {
-    case "waiting_for_approval":
-    case "waiting_for_input":
-      return `waiting ${took}`;
-    case "working":
-      return `working ${took}`;
-    case "ended":
-      return `ended ${took} ago`;
-    default:
-      return `idle ${took}`;
-  }
-}
-
-/** The shorter phrase on a subagent's line, where no column says what it waits for. */
-function subPhrase(session, now) {
-  if (session.status === "waiting_for_approval") {
-    return `needs approval ${formatDuration(now - parseTime(session.status_since))}`;
-  }
-  return statusPhrase(session, now);
-}
-
-/** Which bucket a top-level session belongs in now: a column, "older", or null (hidden). */
-export function bucketOf(session, now) {
-  const status = session.status;
-  if (status === "ended") {
-    const since = parseTime(session.status_since);
-    return Number.isFinite(since) && now - since > ENDED_VISIBLE_MS ? null : "idle";
-  }
-  if (status === "idle") {
-    const last = parseTime(session.last_activity || session.status_since);
-    return Number.isFinite(last) && now - last > OLDER_AFTER_MS ? "older" : "idle";
-  }
-  return COLUMNS.includes(status) ? status : "idle";
-}
-
-function projectOf(session) {
-  return session.project || "(no project)";
-}
+export { COLUMNS, WAITING } from "./names.js";
+export { muteFromKeyboard } from "./cards.js";
 
 export class Board {
   /**
@@ -140,7 +76,7 @@ export class Board {
     if (sessions.length !== this.sessions.size) return true;
     return sessions.some((s) => {
       const mine = this.sessions.get(s.id);
-      return !mine || SHOWN_FIELDS.some((k) => JSON.stringify(mine[k]) !== JSON.stringify(s[k]));
+      return !mine || CARD_FIELDS.some((k) => JSON.stringify(mine[k]) !== JSON.stringify(s[k]));
     });
   }
 
@@ -360,316 +296,19 @@ export class Board {
     return card;
   }
 
-  // ---- #session=<id> -------------------------------------------------------------
+  // ---- #session=<id> and the keyboard (focus.js) -----------------------------------
 
   /** Scroll to, focus and highlight a session's card (or its parent's, for a subagent). */
   focusSession(id) {
-    this.target = id || null;
-    this.targetPending = Boolean(this.target);
-    for (const node of this.root.querySelectorAll(".is-target")) node.classList.remove("is-target");
-    if (this.target) this._applyTarget();
+    focusSession(this, id);
   }
 
-  /** Highlight the target card; scroll to and focus it the first time it is there. */
   _applyTarget() {
-    const s = this.sessions.get(this.target);
-    if (!s) {
-      if (this.loaded && this.targetPending) {
-        this.targetPending = false;
-        this.hooks.onTargetMissing?.(this.target);
-      }
-      return;
-    }
-    let id = s.id;
-    let sub = null;
-    if (s.parent_id && this.sessions.has(s.parent_id)) {
-      id = s.parent_id;
-      sub = s.id;
-    }
-    const card = this.cards.get(id);
-    if (!card || !card.isConnected) {
-      if (!this.targetPending) return;
-      // Hidden by a filter or behind the "older" toggle: show it.
-      const bucket = bucketOf(this.sessions.get(id), Date.now());
-      let again = false;
-      const index = this.olderIds.indexOf(id);
-      if (bucket === "older" && (!this.showOlder || index >= this.olderLimit)) {
-        this.showOlder = true;
-        this.olderLimit = Math.max(this.olderLimit, index + 1);
-        again = true;
-      }
-      if (this.filters.agent || this.filters.project) {
-        this.filters = { agent: "", project: "" };
-        this.hooks.onFiltersReset?.();
-        again = true;
-      }
-      if (again) this.render();
-      return;
-    }
-    if (!card.classList.contains("is-target")) card.classList.add("is-target");
-    if (sub) {
-      const li = card.querySelector(`.sub[data-id="${CSS.escape(sub)}"]`);
-      if (li) li.classList.add("is-target");
-    }
-    if (this.targetPending) {
-      this.targetPending = false;
-      card.scrollIntoView({ block: "center" });
-      card.focus({ preventScroll: true });
-    }
+    applyTarget(this);
   }
-
-  // ---- keyboard ------------------------------------------------------------------
 
   /** Move focus: dy = ±1 within the column order, dx = ±1 between columns. */
   moveFocus(dx, dy) {
-    const cols = [...this.columns.values()]
-      .map((c) => [...c.section.querySelectorAll(".card")].filter((n) => n.offsetParent !== null))
-      .filter((list) => list.length > 0);
-    if (cols.length === 0) return;
-    const current = document.activeElement && document.activeElement.closest?.(".card");
-    let ci = cols.findIndex((list) => list.includes(current));
-    if (ci < 0) {
-      cols[0][0].focus();
-      return;
-    }
-    let ri = cols[ci].indexOf(current);
-    if (dx) {
-      ci = Math.max(0, Math.min(cols.length - 1, ci + dx));
-      ri = Math.min(ri, cols[ci].length - 1);
-    } else {
-      ri += dy;
-      if (ri >= cols[ci].length) {
-        if (ci + 1 < cols.length) [ci, ri] = [ci + 1, 0];
-        else ri = cols[ci].length - 1;
-      } else if (ri < 0) {
-        if (ci > 0) [ci, ri] = [ci - 1, cols[ci - 1].length - 1];
-        else ri = 0;
-      }
-    }
-    const next = cols[ci][ri];
-    next.focus({ preventScroll: true });
-    next.scrollIntoView({ block: "nearest" });
+    moveFocus(this, dx, dy);
   }
-}
-
-// ---- cards --------------------------------------------------------------------------
-
-function buildCard(id, hooks) {
-  const muteBtn = el("button", {
-    className: "icon-btn mute-btn",
-    attrs: { type: "button" },
-  });
-  const menu = el("div", { className: "mute-menu", attrs: { role: "group", hidden: "" } });
-  const card = el("article", {
-    className: "card",
-    attrs: { tabindex: "0", "data-id": id },
-  }, [
-    el("div", { className: "card-head" }, [
-      el("span", { className: "agent" }),
-      el("span", { className: "project" }),
-      el("span", { className: "time" }),
-    ]),
-    el("p", { className: "title" }),
-    el("div", { className: "tool" }, [el("span", { className: "tool-name" }), el("code", { className: "tool-summary" })]),
-    el("p", { className: "meta" }, [
-      el("span", { className: "branch" }, [icon(ICONS.branch), el("span", { className: "branch-name" })]),
-      el("span", { className: "reason" }),
-      muteBtn,
-    ]),
-    el("ul", { className: "subs" }),
-    menu,
-  ]);
-
-  muteBtn.addEventListener("click", (event) => {
-    event.stopPropagation();
-    const project = card.dataset.project;
-    if (card.dataset.muted === "true") {
-      hooks.onUnmute(project);
-      return;
-    }
-    openMuteMenu(card, menu, project, hooks);
-  });
-  card.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !menu.hidden) {
-      menu.hidden = true;
-      card.focus();
-      event.stopPropagation();
-    }
-  });
-  return card;
-}
-
-function openMuteMenu(card, menu, project, hooks) {
-  if (!menu.hidden) {
-    menu.hidden = true;
-    return;
-  }
-  const choose = (seconds) => () => {
-    menu.hidden = true;
-    card.focus({ preventScroll: true });
-    hooks.onMute(project, seconds);
-  };
-  menu.replaceChildren(
-    el("span", { className: "mute-label", text: `Mute ${project}` }),
-    el("button", { className: "chip", text: "1 h", attrs: { type: "button" }, on: { click: choose(3600) } }),
-    el("button", { className: "chip", text: "8 h", attrs: { type: "button" }, on: { click: choose(8 * 3600) } }),
-    el("button", { className: "chip", text: "Until unmuted", attrs: { type: "button" }, on: { click: choose(null) } }),
-    el("button", {
-      className: "chip chip-quiet", text: "×", attrs: { type: "button", "aria-label": "Cancel", title: "Cancel (Esc)" },
-      on: { click: () => { menu.hidden = true; card.focus({ preventScroll: true }); } },
-    }),
-  );
-  menu.hidden = false;
-  menu.querySelector("button").focus();
-}
-
-/** Toggle the mute menu (or unmute) for the focused card: the `m` key. */
-export function muteFromKeyboard(card) {
-  const btn = card && card.querySelector(".mute-btn");
-  if (btn) btn.click();
-}
-
-function fillCard(card, s, subs, now, mutedUntil) {
-  const project = projectOf(s);
-  card.dataset.status = s.status;
-  card.dataset.project = project;
-  card.dataset.agent = s.agent || "";
-  card.dataset.muted = String(mutedUntil !== null);
-  card.setAttribute(
-    "aria-label",
-    `${project}, ${agentName(s.agent)}: ${STATUS_WORDS[s.status] || s.status}. ${s.title || ""}`.trim(),
-  );
-
-  const agent = card.querySelector(".agent");
-  agent.className = `agent agent-${/^[a-z]+$/.test(s.agent || "") ? s.agent : "other"}`;
-  setText(agent, agentName(s.agent));
-  setText(card.querySelector(".project"), project);
-  card.querySelector(".project").title = s.cwd || project;
-  const branch = card.querySelector(".branch");
-  branch.hidden = !s.branch;
-  setText(card.querySelector(".branch-name"), s.branch || "");
-  branch.title = s.branch ? `branch ${s.branch}` : "";
-  const time = card.querySelector(".time");
-  setText(time, statusPhrase(s, now));
-  time.title = `${STATUS_WORDS[s.status] || s.status} since ${formatClock(parseTime(s.status_since), now)}`;
-
-  const title = card.querySelector(".title");
-  setText(title, s.title || "(no prompt yet)");
-  title.classList.toggle("is-placeholder", !s.title);
-  title.title = s.title || "";
-
-  const tool = card.querySelector(".tool");
-  const pending = s.pending_tool && (s.pending_tool.name || s.pending_tool.summary) ? s.pending_tool : null;
-  tool.hidden = !pending;
-  setText(tool.querySelector(".tool-name"), pending ? pending.name : "");
-  setText(tool.querySelector(".tool-summary"), pending ? pending.summary : "");
-  tool.querySelector(".tool-summary").hidden = !(pending && pending.summary);
-  tool.title = pending ? `${pending.name}: ${pending.summary}` : "";
-
-  const reason = card.querySelector(".reason");
-  reason.hidden = !s.reason;
-  setText(reason, s.reason || "");
-
-  const muteBtn = card.querySelector(".mute-btn");
-  const muted = mutedUntil !== null;
-  if (muteBtn.dataset.muted !== String(muted)) {
-    muteBtn.replaceChildren(icon(muted ? ICONS.bellOff : ICONS.bell));
-    muteBtn.dataset.muted = String(muted);
-  }
-  const label = muted
-    ? `Unmute ${project} (muted${mutedUntil === Infinity ? "" : ` until ${formatClock(mutedUntil, now)}`})`
-    : `Mute ${project}`;
-  muteBtn.setAttribute("aria-label", label);
-  muteBtn.title = label;
-
-  fillSubagents(card.querySelector(".subs"), subs, now);
-}
-
-function fillSubagents(list, subs, now) {
-  const shown = subs
-    .filter((s) => s.status !== "ended" || now - parseTime(s.status_since) <= ENDED_VISIBLE_MS)
-    .sort((a, b) => rank(a) - rank(b) || parseTime(b.last_activity) - parseTime(a.last_activity));
-  list.hidden = shown.length === 0;
-  const items = [];
-  const existing = new Map([...list.children].filter((li) => li.dataset.id).map((li) => [li.dataset.id, li]));
-  for (const s of shown.slice(0, MAX_SUBAGENTS)) {
-    let li = existing.get(s.id);
-    if (!li) {
-      li = el("li", { className: "sub", attrs: { "data-id": s.id } }, [
-        icon(ICONS.sub, "icon sub-icon"),
-        el("span", { className: "sub-dot", attrs: { "aria-hidden": "true" } }),
-        el("span", { className: "sub-title" }),
-        el("span", { className: "sub-time" }),
-      ]);
-    }
-    li.dataset.status = s.status;
-    const text = s.title || (s.pending_tool && `${s.pending_tool.name} ${s.pending_tool.summary}`) || "subagent";
-    setText(li.querySelector(".sub-title"), text);
-    li.querySelector(".sub-title").title = text;
-    setText(li.querySelector(".sub-time"), subPhrase(s, now));
-    items.push(li);
-  }
-  if (shown.length > MAX_SUBAGENTS) {
-    let more = list.querySelector(".sub-more");
-    if (!more) more = el("li", { className: "sub-more" });
-    setText(more, `+${shown.length - MAX_SUBAGENTS} more subagents`);
-    items.push(more);
-  }
-  reconcile(list, items);
-}
-
-function rank(s) {
-  return { waiting_for_approval: 0, waiting_for_input: 1, working: 2, idle: 3, ended: 4 }[s.status] ?? 5;
-}
-
-// ---- helpers ------------------------------------------------------------------------
-
-function compareFor(col) {
-  // Newest first everywhere: a session that just started waiting is on top.
-  const key = col === "idle" || col === "older" ? "last_activity" : "status_since";
-  return (a, b) =>
-    (parseTime(b[key]) || 0) - (parseTime(a[key]) || 0) || String(a.id).localeCompare(String(b.id));
-}
-
-/** Reorder [head, card, card, head, card, …] in place so each project's block is contiguous. */
-function regroup(nodes) {
-  const blocks = [];
-  const byProject = new Map();
-  let current = null;
-  for (const node of nodes) {
-    if (node.classList.contains("group-head")) {
-      const project = node.dataset.project;
-      current = byProject.get(project);
-      if (!current) {
-        current = [node];
-        byProject.set(project, current);
-        blocks.push(current);
-      }
-    } else {
-      current.push(node);
-    }
-  }
-  nodes.length = 0;
-  for (const block of blocks) nodes.push(...block);
-}
-
-/** Make `container`'s children exactly `nodes`, moving as few as possible. */
-function reconcile(container, nodes) {
-  let cursor = container.firstChild;
-  for (const node of nodes) {
-    if (node === cursor) {
-      cursor = cursor.nextSibling;
-      continue;
-    }
-    container.insertBefore(node, cursor);
-  }
-  while (cursor) {
-    const next = cursor.nextSibling;
-    cursor.remove();
-    cursor = next;
-  }
-}
-
-function setText(node, text) {
-  if (node && node.textContent !== text) node.textContent = text;
 }

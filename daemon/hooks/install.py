@@ -51,7 +51,12 @@ from sessiond.hooks.codex_notify import (
 from sessiond.sources import plugins
 from sessiond.sources.claude import hooks as claude_hooks
 from sessiond.sources.claude.hooks import CLAUDE_HTTP_SINCE
-from sessiond.sources.plugin import _FORWARDER_NAMES, HookRecipe, HookSetup, Version, is_our_command
+from sessiond.sources.plugin import (
+    _FORWARDER_NAMES,
+    HookRecipe,
+    HookSetup,
+    is_our_command,
+)
 
 # The agents whose hooks sessiond installs: those whose plugin has a recipe.
 HOOK_AGENTS: tuple[str, ...] = tuple(a for a, p in plugins().items() if p.hook_recipe is not None)
@@ -419,8 +424,3 @@ def _json_status(
         st.warnings += _claude_warnings(data, claude)
     return st
 
-
-def parse_version(text: str) -> Version | None:
-    """`2.1.240 (Claude Code)` -> (2, 1, 240)."""
-    found = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
-    return tuple(int(g) for g in found.groups()) if found else None

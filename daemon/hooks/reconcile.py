@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sessiond.protocol import (
+    MAX_ID,
     MAX_REASON,
     MAX_TITLE,
     Agent,
@@ -34,6 +35,7 @@ from sessiond.protocol import (
     Source,
     Status,
     clip,
+    duration_text,
 )
 from sessiond.sources import plugins
 from sessiond.sources.base import (
@@ -57,8 +59,7 @@ MAX_BOOK = 4096
 MAX_HOOK_ONLY = 256
 # Distinct (agent, event) metric labels; anything beyond is counted as "other".
 MAX_LABELS = 128
-# Longer ids and paths than these are not real ones: the payload names no session / no place.
-MAX_ID = 200
+# Longer paths than this are not real ones: the payload names no place. (Ids: protocol.MAX_ID.)
 MAX_PATH = 4096
 
 _LABEL = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -319,7 +320,7 @@ def from_overlay(
         if now >= idle_at:
             was = "waiting for input" if status == "waiting_for_input" else "was working"
             status, since, decided = "idle", idle_at, "timer"
-            reason = f"{was} ({overlay.event} hook), quiet for {_minutes(now - base)}"
+            reason = f"{was} ({overlay.event} hook), quiet for {duration_text(now - base)}"
         else:
             recheck = idle_at
     return Classification(
@@ -360,10 +361,6 @@ def reconcile(
         )
     return Reconciled(merged)
 
-
-def _minutes(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
 
 
 # -- the book: every session's hook state --------------------------------------------------

@@ -6,6 +6,7 @@ the controls API.
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 import platform
 from collections.abc import Callable
@@ -16,9 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from desktop_notifier import DesktopNotifier, Icon
+from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Icon, Urgency
 from sessiond.config import Config
-from sessiond.notify.policy import Controls, changed_keys, merge_controls
+from sessiond.notify.policy import Controls, Toast, changed_keys, with_overrides
 from sessiond.store.db import Store
 
 log = structlog.get_logger(__name__)
@@ -26,6 +27,8 @@ log = structlog.get_logger(__name__)
 APP_NAME = "sessiond"
 PROBE_TIMEOUT_S = 5.0
 CONTROLS_KEY = "controls"
+MUTE_BUTTON_ID = "mute"
+MUTE_BUTTON_TITLE = "Mute project"
 
 
 
@@ -133,7 +136,8 @@ def panel_url(config: Config, session_id: str) -> str:
 
 def load_controls(config: Config, store: Store) -> tuple[Controls, list[str]]:
     """The controls as of now: defaults < `[notify]` in the config file < the store."""
-    return merge_controls(config.file_settings.get("notify"), store.get_json(CONTROLS_KEY, {}))
+    controls, problems = with_overrides(config.notify_base, store.get_json(CONTROLS_KEY, {}))
+    return controls, config.notify_problems + problems
 
 
 def change_controls(
@@ -144,7 +148,7 @@ def change_controls(
 
     def apply(overrides: Any) -> Any:
         overrides = dict(overrides) if isinstance(overrides, dict) else {}
-        current, _ = merge_controls(config.file_settings.get("notify"), overrides)
+        current, _ = with_overrides(config.notify_base, overrides)
         new = change(current)
         overrides.update(changed_keys(current, new))
         result.append(new)
@@ -154,3 +158,37 @@ def change_controls(
     return result[0]
 
 
+async def send_toast(
+    dn: DesktopNotifier,
+    toast: Toast,
+    *,
+    markup: bool,
+    on_mute: Callable[[], None],
+    on_click: Callable[[], None],
+    on_dismiss: Callable[[], None],
+) -> str | None:
+    """Send one toast; its id once the backend accepted it (on_dispatched), else None."""
+    dispatched = False
+
+    def on_dispatched() -> None:
+        nonlocal dispatched
+        dispatched = True
+
+    body = html.escape(toast.body, quote=False) if markup else toast.body
+    identifier = await dn.send(
+        toast.title,
+        body,
+        urgency=Urgency.Normal,
+        buttons=[Button(MUTE_BUTTON_TITLE, on_mute, identifier=MUTE_BUTTON_ID)],
+        on_dispatched=on_dispatched,
+        on_clicked=on_click,
+        on_dismissed=on_dismiss,
+        sound=DEFAULT_SOUND if toast.sound else None,
+        thread=toast.session_id,
+    )
+    if not dispatched:
+        # desktop-notifier logs the exception and returns an id anyway.
+        log.warning("toast not delivered", session=toast.session_id)
+        return None
+    log.info("toast sent", session=toast.session_id, title=toast.title, reminder=toast.reminder)
+    return identifier

@@ -15,7 +15,6 @@ starts later is picked up.
 from __future__ import annotations
 
 import asyncio
-import html
 import threading
 import webbrowser
 from collections import Counter
@@ -25,7 +24,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 import structlog
-from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Urgency
+from desktop_notifier import DesktopNotifier
 from sessiond.config import Config
 from sessiond.notify.backend import (
     Probe,
@@ -36,6 +35,7 @@ from sessiond.notify.backend import (
     panel_url,
     platform_name,
     probe,
+    send_toast,
 )
 from sessiond.notify.policy import (
     MUTE_BUTTON_FOR,
@@ -53,8 +53,6 @@ from sessiond.store.db import Store
 
 log = structlog.get_logger(__name__)
 
-MUTE_BUTTON_ID = "mute"
-MUTE_BUTTON_TITLE = "Mute project"
 # While unavailable, a toast that is due triggers a new probe at most this often.
 REPROBE_EVERY_S = 30.0
 MAX_SENT = 200
@@ -296,36 +294,16 @@ class Notifier:
             await self._withdraw(toast.session_id)
 
     async def _send(self, toast: Toast) -> str | None:
-        """Send one toast; its id once the backend accepted it (on_dispatched), else None."""
-        dn = self._dn
-        if dn is None:
+        """Send one toast; its id once the backend accepted it, else None."""
+        if self._dn is None:
             return None
-        dispatched = False
-
-        def on_dispatched() -> None:
-            nonlocal dispatched
-            dispatched = True
-
         sid, project = toast.session_id, toast.project
-        body = html.escape(toast.body, quote=False) if self._probe.markup else toast.body
-        identifier = await dn.send(
-            toast.title,
-            body,
-            urgency=Urgency.Normal,
-            buttons=[Button(MUTE_BUTTON_TITLE, lambda: self._mute_pressed(sid, project),
-                            identifier=MUTE_BUTTON_ID)],
-            on_dispatched=on_dispatched,
-            on_clicked=lambda: self._clicked(sid),
-            on_dismissed=lambda: self._forget(sid),
-            sound=DEFAULT_SOUND if toast.sound else None,
-            thread=sid,
+        return await send_toast(
+            self._dn, toast, markup=self._probe.markup,
+            on_mute=lambda: self._mute_pressed(sid, project),
+            on_click=lambda: self._clicked(sid),
+            on_dismiss=lambda: self._forget(sid),
         )
-        if not dispatched:
-            # desktop-notifier logs the exception and returns an id anyway.
-            log.warning("toast not delivered", session=sid)
-            return None
-        log.info("toast sent", session=sid, title=toast.title, reminder=toast.reminder)
-        return identifier
 
     async def _withdraw(self, session_id: str) -> None:
         shown = self._shown.pop(session_id, None)

@@ -25,6 +25,7 @@ from sessiond.protocol import (
     parse_ts,
 )
 from sessiond.sources import display_name
+from sessiond.sources.base import project_name
 
 Kinds = Literal["approval", "input", "both"]
 ToastKind = Literal["approval", "input"]
@@ -207,21 +208,29 @@ _PARSERS: dict[str, Any] = {
 }
 
 
-def merge_controls(
-    file_table: object, overrides: object
-) -> tuple[Controls, list[str]]:
-    """Defaults < the config file's `[notify]` table < what the CLI or panel stored."""
-    problems: list[str] = []
-    controls = Controls()
+def file_controls(file_table: object) -> tuple[Controls, list[str]]:
+    """Defaults < the config file's `[notify]` table (resolved once, with the config)."""
     if isinstance(file_table, Mapping):
-        controls, found = Controls.from_json(file_table, controls)
-        problems += [f"config file [notify]: {p}" for p in found]
-    elif file_table is not None:
-        problems.append("config file: [notify] must be a table")
-    if isinstance(overrides, Mapping):
-        controls, found = Controls.from_json(overrides, controls)
-        problems += [f"stored controls: {p}" for p in found]
-    return controls, problems
+        controls, found = Controls.from_json(file_table, Controls())
+        return controls, [f"config file [notify]: {p}" for p in found]
+    if file_table is not None:
+        return Controls(), ["config file: [notify] must be a table"]
+    return Controls(), []
+
+
+def with_overrides(base: Controls, overrides: object) -> tuple[Controls, list[str]]:
+    """`base` < what the CLI or panel stored."""
+    if not isinstance(overrides, Mapping):
+        return base, []
+    controls, found = Controls.from_json(overrides, base)
+    return controls, [f"stored controls: {p}" for p in found]
+
+
+def merge_controls(file_table: object, overrides: object) -> tuple[Controls, list[str]]:
+    """Defaults < the config file's `[notify]` table < what the CLI or panel stored."""
+    base, problems = file_controls(file_table)
+    controls, found = with_overrides(base, overrides)
+    return controls, problems + found
 
 
 def changed_keys(old: Controls, new: Controls) -> JSONDict:
@@ -359,7 +368,7 @@ def _kind(status: Status) -> ToastKind:
 
 
 def _project(session: Session) -> str:
-    return session.project or session.cwd.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1]
+    return session.project or project_name(session.cwd)
 
 
 def _where(session: Session) -> str:
@@ -379,13 +388,9 @@ def toast_text(session: Session, status: Status) -> tuple[str, str]:
             body = f"{agent} asks for permission to go on"
     else:
         title = f"Waiting for you — {_where(session)}"
-        # A question the agent asked (AskUserQuestion) reads best as itself; otherwise
-        # the last thing the agent said, when the session carries it.
-        last_line = getattr(session, "last_message", "") or ""
+        # A question the agent asked (AskUserQuestion) reads best as itself.
         if tool and tool.summary:
             body = tool.summary
-        elif last_line:
-            body = last_line
         elif session.title:
             body = f"{agent} finished its turn on “{session.title}”"
         else:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal, Protocol
 
-from sessiond.protocol import MAX_REASON, Agent, JSONDict, PendingTool, Source, Status, clip
+from sessiond.protocol import MAX_REASON, Agent, JSONDict, PendingTool, Source, Status, clip, duration_text
 
 FileRole = Literal["session", "subagent", "compaction"]
 
@@ -173,7 +173,7 @@ def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Class
         idle_at = last + limits.idle_after
         if now >= idle_at:
             status = "idle"
-            reason = f"waiting for input, quiet for {_minutes(now - last)}"
+            reason = f"waiting for input, quiet for {duration_text(now - last)}"
             since = idle_at
         else:
             recheck = _earliest(recheck, idle_at)
@@ -181,7 +181,7 @@ def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Class
         stale_at = last + limits.stale_after
         if now >= stale_at:
             status = "idle"
-            reason = f"was working, but nothing written for {_minutes(now - last)}"
+            reason = f"was working, but nothing written for {duration_text(now - last)}"
             since = stale_at
         else:
             recheck = _earliest(recheck, stale_at)
@@ -206,12 +206,6 @@ def line_ref(line_no: int | None) -> str:
 def _earliest(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b < a else a
 
-
-def _minutes(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    return f"{seconds // 60} min"
 
 
 def project_name(cwd: str) -> str:

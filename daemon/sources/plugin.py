@@ -11,6 +11,7 @@ Pure: no I/O here or in the parts (the installer does the file editing).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -114,6 +115,13 @@ def is_our_command(command: object, agent: str) -> bool:
 
 def is_our_url(url: object, agent: str) -> bool:
     return isinstance(url, str) and (m := _OUR_URL.fullmatch(url)) is not None and m.group(1) == agent
+
+
+@functools.lru_cache(maxsize=64)  # every Claude line repeats its version: parse each once
+def parse_version(text: str) -> Version | None:
+    """`2.1.240 (Claude Code)` -> (2, 1, 240); the first dotted number, up to three parts."""
+    found = re.search(r"\d+(?:\.\d+){0,2}", text)
+    return tuple(int(part) for part in found.group().split(".")) if found else None
 
 
 def agent_root(env: Mapping[str, str], variable: str, default: Path) -> Path:

@@ -10,7 +10,6 @@ bounded window of recent uuids. It never holds the conversation itself.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from collections import OrderedDict, deque
@@ -20,7 +19,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sessiond.protocol import MAX_SUMMARY, MAX_TITLE, Agent, JSONDict, PendingTool, clip, parse_ts
+from sessiond.protocol import (
+    MAX_SUMMARY,
+    MAX_TITLE,
+    Agent,
+    JSONDict,
+    PendingTool,
+    clip,
+    duration_text,
+    parse_ts,
+)
 from sessiond.sources.base import (
     FileInfo,
     SessionMeta,
@@ -29,7 +37,7 @@ from sessiond.sources.base import (
     line_ref,
     project_name,
 )
-from sessiond.sources.plugin import agent_root
+from sessiond.sources.plugin import agent_root, parse_version
 
 # Metadata lines that carry no turn state (§1.2: they often trail the real last event).
 _BOOKKEEPING = frozenset(
@@ -304,7 +312,7 @@ class ClaudeState:
             self._meta.branch = branch
         version = record.get("version")
         if isinstance(version, str):
-            self._version = _parse_version(version)
+            self._version = parse_version(version)
         agent_id = record.get("agentId")
         if self._sidechain and self._info.role == "session" and isinstance(agent_id, str):
             self._meta.session_id = f"agent-{agent_id}"  # told by content only (offline)
@@ -564,7 +572,7 @@ class ClaudeState:
                 return Verdict("working", f"{ref}: {tool.name} pending", tool.at, pt)
             due = tool.start + self._approval_wait(tool.name, limits)
             if now >= due:
-                waited = _duration(now - tool.at)
+                waited = duration_text(now - tool.at)
                 reason = f"{ref}: {tool.name} pending {waited}, no progress"
                 return Verdict("waiting_for_approval", reason, due, pt)
             return Verdict("working", f"{ref}: {tool.name} started", tool.at, pt, recheck_at=due)
@@ -599,15 +607,6 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-@functools.lru_cache(maxsize=64)  # every line repeats the version: parse each once
-def _parse_version(text: str) -> tuple[int, ...] | None:
-    parts = re.findall(r"\d+", text)[:3]
-    return tuple(int(p) for p in parts) if parts else None
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min"
 
 
 def _pending_tool(tool: _Tool) -> PendingTool:
