@@ -26,7 +26,7 @@ from sessiond.hooks.reconcile import (
     reconcile,
     superseded,
 )
-from sessiond.protocol import PendingTool, Status
+from sessiond.protocol import MAX_ID, PendingTool, Status
 from sessiond.sources import all_sources
 from sessiond.sources.base import Classification, Thresholds
 
@@ -185,7 +185,9 @@ def test_unusable_payloads_and_labels() -> None:
     assert parse_hook("claude", {"hook_event_name": "Stop"}, T0) is None  # no session
     assert parse_hook("copilot", claude("Stop"), T0) is None
     assert parse_hook("claude", {"session_id": 7, "hook_event_name": "Stop"}, T0) is None
-    assert parse_hook("claude", {**claude("Stop"), "session_id": "x" * 201}, T0) is None
+    # Ids have one limit everywhere (protocol.MAX_ID): longer ones name no real session.
+    assert parse_hook("claude", {**claude("Stop"), "session_id": "x" * (MAX_ID + 1)}, T0) is None
+    assert sig("claude", {**claude("Stop"), "session_id": "x" * MAX_ID}).session_id == "x" * MAX_ID
     huge = sig("claude", {**claude("UserPromptSubmit", prompt="p" * 10_000), "cwd": "/" + "d" * 5000})
     assert (huge.cwd, len(huge.prompt)) == ("", 200)
     weird = sig("claude", claude("Weird Event!"))
