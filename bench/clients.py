@@ -148,11 +148,11 @@ class Worker:
         return True
 
 
-async def _worker(conn: Connection, port: int, count: int, query: str, stream: bool) -> None:
+async def _worker(conn: Connection, port: int, token: str, count: int, query: str, stream: bool) -> None:
     loop = asyncio.get_running_loop()
     worker = Worker(conn, stream)
     request = (f"GET /events{query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-               "Accept: text/event-stream\r\n\r\n").encode()
+               f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n").encode()
     for first in range(0, count, 50):
         batch = range(first, min(first + 50, count))
         results = await asyncio.gather(
@@ -186,15 +186,15 @@ async def _worker(conn: Connection, port: int, count: int, query: str, stream: b
             p.transport.close()
 
 
-def worker_main(conn: Connection, port: int, count: int, query: str, stream: bool) -> None:
+def worker_main(conn: Connection, port: int, token: str, count: int, query: str, stream: bool) -> None:
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_worker(conn, port, count, query, stream))
+        asyncio.run(_worker(conn, port, token, count, query, stream))
 
 
 class ClientPool:
     """`total` SSE clients spread over worker processes of up to `per_worker` each."""
 
-    def __init__(self, port: int, total: int, *, per_worker: int = 500, query: str = "",
+    def __init__(self, port: int, token: str, total: int, *, per_worker: int = 500, query: str = "",
                  stream: bool = False) -> None:
         ctx = multiprocessing.get_context("spawn")
         self.total = total
@@ -203,7 +203,8 @@ class ClientPool:
         sizes = [per_worker] * (total // per_worker) + ([total % per_worker] if total % per_worker else [])
         for size in sizes:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=worker_main, args=(child, port, size, query, stream), daemon=True)
+            proc = ctx.Process(target=worker_main, args=(child, port, token, size, query, stream),
+                               daemon=True)
             proc.start()
             child.close()
             self.conns.append(parent)

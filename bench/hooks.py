@@ -45,7 +45,7 @@ def run(work: Path, backend: str, *, samples: int) -> dict[str, Any]:
     with daemon:
         daemon.start()
         token = daemon.token
-        with ClientPool(daemon.port, 1, stream=True) as pool:
+        with ClientPool(daemon.port, daemon.token, 1, stream=True) as pool:
             s.append(s.prompt("run the tests"))
             if pool.wait_transition(s.session_id, "working", 5) is None:
                 raise RuntimeError("the session never showed as working")

@@ -19,7 +19,7 @@ def run(work: Path, backend: str, *, sessions: int, clients: int, seconds: float
     transcript.make_sessions(daemon.claude_projects, sessions, prefix="idle")
     with daemon:
         daemon.start()
-        with ClientPool(daemon.port, clients):
+        with ClientPool(daemon.port, daemon.token, clients):
             time.sleep(settle)  # start-up work done
             before = daemon.sample()
             time.sleep(seconds)

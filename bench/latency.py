@@ -32,7 +32,7 @@ def file_to_sse(work: Path, backend: str, *, clients: int, appends: int,
         daemon.start()
         time.sleep(0.5)
         rss_before = daemon.sample().rss_kb
-        with ClientPool(daemon.port, clients, per_worker=per_worker) as pool:
+        with ClientPool(daemon.port, daemon.token, clients, per_worker=per_worker) as pool:
             time.sleep(1.0)
             rss_connected = daemon.sample().rss_kb
             expected: Expected = {}
@@ -76,7 +76,7 @@ def bursts(work: Path, backend: str, *, count: int, seconds: float,
     results: list[int] = []
     with daemon:
         daemon.start()
-        with ClientPool(daemon.port, 1, stream=True) as pool:
+        with ClientPool(daemon.port, daemon.token, 1, stream=True) as pool:
             for b in range(count):
                 s.append(s.prompt(f"burst {b}"))
                 if pool.wait_transition(s.session_id, "working", 5) is None:

@@ -60,7 +60,7 @@ def run(work: Path, backend: str, *, sessions: int, rate: int, seconds: float,
     expected: Expected = {}
     with daemon:
         daemon.start()
-        with ClientPool(daemon.port, clients) as pool:
+        with ClientPool(daemon.port, daemon.token, clients) as pool:
             time.sleep(1.0)
             _write(writers, rate, int(warmup) * rate * sessions, warm)
             before = daemon.sample()

@@ -13,12 +13,12 @@ from bench import corpus
 from bench.daemon import Daemon
 
 
-def first_snapshot(port: int, timeout: float = 60.0) -> tuple[float, int]:
+def first_snapshot(port: int, token: str, timeout: float = 60.0) -> tuple[float, int]:
     """Connect to /events and read until the snapshot frame is complete: (when, sessions)."""
     deadline = time.monotonic() + timeout
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                     "Accept: text/event-stream\r\n\r\n".encode())
+                     f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n".encode())
         data = bytearray()
         while time.monotonic() < deadline:
             chunk = sock.recv(1 << 20)
@@ -41,7 +41,7 @@ def run(work: Path, backend: str, *, files: int, total_bytes: int, runs: int,
                     claude_dir=projects.parent) as daemon:
             launched = daemon.launch()
             healthy = daemon.wait_healthy(poll=0.002)
-            snapshot, sessions = first_snapshot(daemon.port)
+            snapshot, sessions = first_snapshot(daemon.port, daemon.token)
             read = daemon.sample().rchar
             launches.append({
                 "health_s": round(healthy - launched, 3),

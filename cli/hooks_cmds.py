@@ -29,7 +29,7 @@ from sessiond.hooks.install import (
 )
 from sessiond.protocol import duration_text, parse_ts
 from sessiond.sources.plugin import parse_version
-from sessiond.statedir import ensure_state_dir, load_token, read_runtime_quietly, read_token
+from sessiond.statedir import ensure_state_dir, load_token, read_runtime_quietly, read_token, rotate_token
 
 _AGENT = click.option(
     "--agent", type=click.Choice(HOOK_AGENTS), help="Only this agent (default: all three)."
@@ -39,6 +39,35 @@ _AGENT = click.option(
 def register(group: click.Group) -> None:
     group.add_command(hooks)
     group.add_command(hook)
+    group.add_command(token)
+
+
+@click.command()
+@click.option("--rotate", is_flag=True, help="Make a new token; updates the installed hooks.")
+def token(rotate: bool) -> None:
+    """Print the daemon's token (for scripts), or replace it with --rotate.
+
+    Rotating logs every open panel out (run `sessiond open` again) and rewrites the
+    hooks that carry the token (Claude Code's), so they keep working.
+    """
+    config = load_config()
+    ensure_state_dir(config.state_dir)
+    if not rotate:
+        click.echo(load_token(config.token_file))
+        return
+    installed = [a for a in HOOK_AGENTS
+                 if any(st.installed for st in hook_install.status(a, _setup(a, create_token=False)))]
+    rotate_token(config.token_file)
+    failed = False
+    for agent in installed:
+        try:
+            hook_install.install(agent, _setup(agent, create_token=False))
+        except HookInstallError as exc:
+            click.echo(f"{agent}: {exc}", err=True)
+            failed = True
+    updated = f"; hooks updated for {', '.join(installed)}" if installed else ""
+    click.echo(f"Token rotated: open panels must log in again with `sessiond open`{updated}.")
+    sys.exit(1 if failed else 0)
 
 
 @click.group()

@@ -58,6 +58,17 @@ def load_token(path: Path) -> str:
     return token
 
 
+def rotate_token(path: Path) -> str:
+    """Replace the token with a new one (0600, in one step); returns it.
+
+    The running daemon notices on its next request: the old token, and every panel
+    cookie derived from it, stop working at once.
+    """
+    token = secrets.token_urlsafe(32)
+    write_atomic(path, (token + "\n").encode("utf-8"))
+    return token
+
+
 def read_token(path: Path) -> str | None:
     """The token if one was created (clients never create it)."""
     try:

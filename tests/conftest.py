@@ -34,7 +34,7 @@ def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
 @pytest.fixture
 async def events(daemon: DaemonProcess) -> AsyncIterator[SSEClient]:
     """An SSE client on the daemon, past its (empty) snapshot."""
-    async with SSEClient(f"{daemon.base_url}/events") as client:
+    async with SSEClient(f"{daemon.base_url}/events", token=daemon.token) as client:
         snapshot = await client.next_of("snapshot")
         assert snapshot.data["sessions"] == []
         yield client

@@ -5,6 +5,7 @@ Tests talk to it over real TCP; nothing inside it is mocked.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,11 +120,15 @@ class DaemonProcess:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
     def request(
-        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
+        *, auth: bool = True,
     ) -> tuple[int, Any]:
+        """A request as the owner (with the token) unless `auth` is False."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         req.add_header("Host", f"127.0.0.1:{self.port}")
+        if auth and not any(k.lower() == "authorization" for k in headers or {}):
+            req.add_header("Authorization", f"Bearer {self.token}")
         if data is not None:
             req.add_header("Content-Type", "application/json")
         for key, value in (headers or {}).items():
@@ -142,6 +148,22 @@ class DaemonProcess:
 
     def get(self, path: str) -> tuple[int, Any]:
         return self.request("GET", path)
+
+    def login_cookie(self) -> str:
+        """The panel's cookie, as `GET /login?token=…` sets it (the redirect not followed)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request("GET", f"/login?token={urllib.parse.quote(self.token, safe='')}",
+                         headers={"Host": f"127.0.0.1:{self.port}"})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 303, response.status
+            cookie = response.getheader("Set-Cookie") or ""
+        finally:
+            conn.close()
+        name, _, rest = cookie.partition("=")
+        assert name == "sessiond", cookie
+        return rest.split(";", 1)[0]
 
     def sessions(self) -> dict[str, dict[str, Any]]:
         status, body = self.get("/api/sessions")

@@ -567,7 +567,7 @@ async def replay_into_daemon(
     newest: datetime | None = None  # the newest time a written record carries
     last_dated: datetime | None = None  # the own time of the last record written
     path.parent.mkdir(parents=True, exist_ok=True)
-    async with SSEClient(f"{daemon.base_url}/events?session={info.session_id}") as client:
+    async with SSEClient(f"{daemon.base_url}/events?session={info.session_id}", token=daemon.token) as client:
         await client.next_of("snapshot")
         fd: int | None = None
         try:

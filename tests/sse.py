@@ -18,8 +18,9 @@ class SSEEvent:
 
 
 class SSEClient:
-    def __init__(self, url: str, *, last_event_id: int | None = None) -> None:
+    def __init__(self, url: str, *, token: str | None = None, last_event_id: int | None = None) -> None:
         self.url = url
+        self.token = token
         self.last_event_id = last_event_id
         self.events: asyncio.Queue[SSEEvent] = asyncio.Queue()
         self.retry: int | None = None
@@ -55,6 +56,8 @@ class SSEClient:
     async def _run(self) -> None:
         assert self._session is not None
         headers = {"Accept": "text/event-stream"}
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
         try:

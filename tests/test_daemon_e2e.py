@@ -107,7 +107,7 @@ async def test_root_created_after_start(tmp_path: Path) -> None:
     proc = make_daemon(tmp_path / "d")  # CLAUDE_CONFIG_DIR does not exist yet
     proc.start()
     try:
-        async with SSEClient(f"{proc.base_url}/events") as client:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token) as client:
             await client.next_of("snapshot")
             t = ClaudeTranscript(proc.claude_projects)
             t.write(t.prompt("hello from a new root"))
@@ -127,7 +127,7 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
     proc.start()
     try:
         t = ClaudeTranscript(proc.claude_projects)
-        async with SSEClient(f"{proc.base_url}/events") as first:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token) as first:
             await first.next_of("snapshot")
             t.write(t.prompt("one"))
             await first.transition_to("working")
@@ -141,7 +141,7 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
         await asyncio.sleep(0.5)
         _, listing = proc.get("/api/sessions")
         newest = listing["last_event_id"]
-        async with SSEClient(f"{proc.base_url}/events", last_event_id=seen) as resumed:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=seen) as resumed:
             replayed = []
             while not replayed or replayed[-1].id != newest:
                 replayed.append(await resumed.next())
@@ -156,7 +156,7 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
             await asyncio.sleep(0.08)
             t.write(t.reply(f"r{i}"))
             await asyncio.sleep(0.08)
-        async with SSEClient(f"{proc.base_url}/events", last_event_id=seen) as stale:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=seen) as stale:
             first_event = await stale.next()
             assert first_event.event == "reset"
             snapshot = await stale.next()
@@ -167,8 +167,8 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
 
 
 async def test_sigterm_tells_clients_and_exits_promptly(daemon: DaemonProcess) -> None:
-    async with SSEClient(f"{daemon.base_url}/events") as a, SSEClient(
-        f"{daemon.base_url}/events"
+    async with SSEClient(f"{daemon.base_url}/events", token=daemon.token) as a, SSEClient(
+        f"{daemon.base_url}/events", token=daemon.token
     ) as b:
         await a.next_of("snapshot")
         await b.next_of("snapshot")

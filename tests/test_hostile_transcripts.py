@@ -271,7 +271,7 @@ async def test_garbage_nesting_huge_strings_and_lone_surrogates_are_shown_safely
     daemon.claude_projects.mkdir(parents=True)
     daemon.start()
     try:
-        async with SSEClient(f"{daemon.base_url}/events") as events:
+        async with SSEClient(f"{daemon.base_url}/events", token=daemon.token) as events:
             await events.next_of("snapshot")
             evil = "\ud800 lone \udfff \x1b]0;pwned\x07 \x1b[2J \u202e txt.exe \x00 NUL"
             t = ClaudeTranscript(daemon.claude_projects, branch="main\x1b[31m" + "b" * 100_000)

@@ -48,7 +48,8 @@ def browser() -> Iterator[Browser]:
 class Panel:
     """One browser page on the daemon's panel, recording console and page errors."""
 
-    def __init__(self, browser: Browser, daemon: DaemonProcess, **context: Any) -> None:
+    def __init__(self, browser: Browser, daemon: DaemonProcess, *, logged_in: bool = True,
+                 **context: Any) -> None:
         self.context = browser.new_context(
             viewport=context.pop("viewport", {"width": 1440, "height": 900}), **context
         )
@@ -61,6 +62,11 @@ class Panel:
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.daemon = daemon
         self.closed = False
+        # Logged in as `sessiond open` leaves the browser: with the panel's cookie.
+        if logged_in:
+            self.context.add_cookies([{"name": "sessiond", "value": daemon.login_cookie(),
+                                       "url": daemon.base_url + "/", "httpOnly": True,
+                                       "sameSite": "Strict"}])
 
     def _on_console(self, message: ConsoleMessage) -> None:
         self.console.append(f"{message.type}: {message.text}")
@@ -117,8 +123,8 @@ class Panel:
 def panel_factory(browser: Browser) -> Iterator[Callable[..., Panel]]:
     panels: list[Panel] = []
 
-    def make(daemon: DaemonProcess, **context: Any) -> Panel:
-        panel = Panel(browser, daemon, **context)
+    def make(daemon: DaemonProcess, *, logged_in: bool = True, **context: Any) -> Panel:
+        panel = Panel(browser, daemon, logged_in=logged_in, **context)
         panels.append(panel)
         return panel
 
@@ -212,6 +218,24 @@ def test_snapshot_then_transcript_lines_move_the_card(
     assert not [p for p in paths if p.startswith("/api/sessions")], paths
     assert panel.errors == []
     assert panel.csp_violations() == []
+
+
+def test_the_login_link_opens_the_panel_and_leaves_no_token_behind(
+    daemon: DaemonProcess, panel_factory: Callable[..., Panel]
+) -> None:
+    """What `sessiond open` does, in Chromium: the login link, then the panel at `/`."""
+    daemon.start()
+    panel = panel_factory(daemon, logged_in=False)
+    page = panel.page
+    page.goto(f"{daemon.base_url}/")
+    assert "sessiond open" in (page.text_content("body") or "")  # 401: how to get in
+    token = daemon.token
+    page.goto(f"{daemon.base_url}/login?token={token}")
+    panel.wait_live()
+    assert page.url == f"{daemon.base_url}/"  # the token left the address bar at once
+    assert token not in page.content()
+    assert token not in page.evaluate("() => document.cookie")  # HttpOnly: not readable
+    assert panel.errors == []
 
 
 def test_kill_and_restart_the_daemon(daemon: DaemonProcess, panel_factory: Callable[..., Panel]) -> None:

@@ -46,8 +46,8 @@ async def test_kill_9_and_restart_resumes_every_client_exactly(tmp_path: Path) -
         t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/shop")
         received: dict[str, list[SSEEvent]] = {"a": [], "b": []}
         try:
-            a = SSEClient(f"{proc.base_url}/events")
-            b = SSEClient(f"{proc.base_url}/events")
+            a = SSEClient(f"{proc.base_url}/events", token=proc.token)
+            b = SSEClient(f"{proc.base_url}/events", token=proc.token)
             await a.connect()
             await b.connect()
             for name, client in (("a", a), ("b", b)):
@@ -73,7 +73,9 @@ async def test_kill_9_and_restart_resumes_every_client_exactly(tmp_path: Path) -
             proc.start()
             for name in ("a", "b"):
                 last = max(e.id for e in received[name] if e.id is not None)
-                async with SSEClient(f"{proc.base_url}/events", last_event_id=last) as again:
+                async with SSEClient(
+                    f"{proc.base_url}/events", token=proc.token, last_event_id=last
+                ) as again:
                     await collect_until(again, t.session_id, "waiting_for_input", received[name])
                     first_after = received[name][-1]
                     assert first_after.event != "snapshot"
@@ -101,7 +103,7 @@ async def test_restart_with_nothing_new_publishes_nothing(tmp_path: Path) -> Non
     proc.start()
     t = ClaudeTranscript(proc.claude_projects)
     try:
-        async with SSEClient(f"{proc.base_url}/events") as client:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token) as client:
             await client.next_of("snapshot")
             t.write(t.prompt("p"), t.reply("r"))
             await client.transition_to("waiting_for_input")
@@ -110,7 +112,7 @@ async def test_restart_with_nothing_new_publishes_nothing(tmp_path: Path) -> Non
         proc.start()
         _, listing = proc.get("/api/sessions")
         assert listing["last_event_id"] >= (seen or 0)  # ids never go back
-        async with SSEClient(f"{proc.base_url}/events", last_event_id=seen) as resumed:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=seen) as resumed:
             t.write(t.prompt("after the restart"))
             event = await resumed.next()
             assert event.event in ("session", "transition")

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import http.client
-import inspect
 import json
 import logging
 import os
@@ -28,7 +26,7 @@ import pytest
 from sessiond.logs import _PrivateRotatingFileHandler
 from sessiond.statedir import DaemonError, ensure_state_dir
 from sessiond.store.db import Store
-from sessiond.web.routes import Context
+from sessiond.web.access import Access
 
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.transcripts import ClaudeTranscript
@@ -219,10 +217,22 @@ def test_hooks_without_the_token_get_401(daemon: DaemonProcess, auth: str | None
         assert status == 401, (auth, path)
 
 
-def test_the_token_is_compared_in_constant_time() -> None:
-    # A timing test would assert wall-clock behaviour; the code says it instead.
-    assert "hmac.compare_digest" in inspect.getsource(Context.token_ok)
-    assert hmac.compare_digest(b"a", b"a")
+def test_only_the_exact_token_or_its_cookie_gets_in(tmp_path: Path) -> None:
+    """What the access check accepts, by behaviour. (Constant time is not asserted: that
+    would be a wall-clock test; every comparison goes through hmac.compare_digest in
+    `Access.token_matches` and `Access.allows`.)"""
+    token_file = tmp_path / "token"
+    token_file.write_text("A" * 43 + "\n")
+    access = Access("A" * 43, token_file)
+    assert access.token_matches("A" * 43)
+    for near in ("A" * 42, "A" * 44, "a" * 43, "", "A" * 42 + "\udcff", "Ä" * 43):
+        assert not access.token_matches(near), near
+    cookie = access.cookie_value()
+    assert cookie != "A" * 43 and len(cookie) == 64  # derived, never the token itself
+    # Rotating the token file changes both at once: the old cookie dies.
+    token_file.write_text("B" * 43 + "\n")
+    assert access.token_matches("B" * 43) and not access.token_matches("A" * 43)
+    assert access.cookie_value() != cookie
 
 
 # -- sizes ---------------------------------------------------------------------------
@@ -285,10 +295,12 @@ def soft_fd_limit(limit: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-async def open_stream(port: int) -> tuple[int, dict[str, str], asyncio.StreamReader, asyncio.StreamWriter]:
+async def open_stream(
+    port: int, token: str
+) -> tuple[int, dict[str, str], asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
-                 .encode())
+    writer.write(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+                 "Accept: text/event-stream\r\n\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)
     lines = head.decode().split("\r\n")
     status = int(lines[0].split()[1])
@@ -308,7 +320,7 @@ async def test_300_sse_clients_the_first_256_stream_the_rest_get_503(tmp_path: P
         refused: list[dict[str, str]] = []
         statuses: list[int] = []
         for _ in range(300):
-            status, headers, reader, writer = await open_stream(daemon.port)
+            status, headers, reader, writer = await open_stream(daemon.port, daemon.token)
             statuses.append(status)
             if status == 200:
                 streams.append((reader, writer))
@@ -329,7 +341,7 @@ async def test_300_sse_clients_the_first_256_stream_the_rest_get_503(tmp_path: P
             if (await asyncio.to_thread(daemon.get, "/health"))[1]["clients"] == 255:
                 break
             await asyncio.sleep(0.05)
-        status, _, _, writer = await open_stream(daemon.port)
+        status, _, _, writer = await open_stream(daemon.port, daemon.token)
         streams.append((reader, writer))
         assert status == 200
         print(f"\n300 SSE clients: {statuses.count(200)} streamed, {statuses.count(503)} got 503 "
@@ -419,7 +431,7 @@ def test_state_files_are_private_and_nothing_secret_is_logged(tmp_path: Path) ->
         assert call(daemon.port, "POST", "/hooks/claude", headers=auth, body=b"not json")[0] == 400
         assert call(daemon.port, "POST", "/api/mute", headers=auth, body=b'{"project": "app"}')[0] == 204
         assert call(daemon.port, "GET", "/", headers=auth, host=EVIL)[0] == 403
-        status, headers, page = call(daemon.port, "GET", "/")
+        status, headers, page = call(daemon.port, "GET", "/", headers=auth)
         assert status == 200
         for _ in range(100):
             if daemon.sessions():
@@ -427,15 +439,15 @@ def test_state_files_are_private_and_nothing_secret_is_logged(tmp_path: Path) ->
             time.sleep(0.05)
         # The token is in no other answer, and not in runtime.json.
         for path in ("/health", "/api/sessions", "/metrics", "/api/controls", "/api/hooks", "/app.js"):
-            answer = call(daemon.port, "GET", path)
+            answer = call(daemon.port, "GET", path, headers=auth)
             assert answer[0] == 200 and token.encode() not in answer[2], path
         assert mode(state_dir := daemon.state_dir) == 0o700
         assert token not in (state_dir / "runtime.json").read_text()
         assert mode(state_dir / "runtime.json") == 0o600
         assert daemon.stop() == 0
-        # The panel gets the token in its own page only: strict CSP, no caching, no CORS,
-        # no framing; no URL carries it.
-        assert f'content="{token}"'.encode() in page
+        # The panel page holds no token (its requests carry the login cookie): strict
+        # CSP, no caching, no CORS, no framing.
+        assert token.encode() not in page
         assert "script-src 'self'" in headers["content-security-policy"]
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["cache-control"] == "no-store"

@@ -481,8 +481,14 @@ def test_open_uses_the_running_daemon_or_the_default_port(env: Env) -> None:
     runtime.write_text(json.dumps(info | {"started_at": "2026-01-01T00:00:00Z"}))
     out: list[str] = []
     service_logs.open_panel(env=env, open_browser=browser, echo=out.append)
-    assert opened == ["http://127.0.0.1:7444/", "http://127.0.0.1:7555/"]
+    assert opened == ["http://127.0.0.1:7444/", "http://127.0.0.1:7555/"]  # no token yet
     assert out == ["Opened http://127.0.0.1:7555/"]
+    # With a token, the browser gets the login link; the printed line never shows it.
+    (runtime.parent / "token").write_text("s3cret+/=\n")
+    service_logs.open_panel(env=env, open_browser=browser, echo=out.append)
+    assert opened[-1] == "http://127.0.0.1:7555/login?token=s3cret%2B%2F%3D"
+    assert out[-1] == "Opened http://127.0.0.1:7555/"
+    (runtime.parent / "token").unlink()
 
     # A runtime.json left by a crashed daemon (its pid is gone) is not trusted.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],

@@ -30,7 +30,7 @@ async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(tmp_pat
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", proc.port))
         stalled.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\n\r\n".encode())
-        async with SSEClient(f"{proc.base_url}/events") as good:
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token) as good:
             await good.next_of("snapshot")
             headers = {"Host": f"127.0.0.1:{proc.port}", "Authorization": f"Bearer {proc.token}"}
             sent = 0
@@ -72,7 +72,7 @@ async def test_many_clients_each_get_the_same_events(tmp_path: Path) -> None:
     proc = make_daemon(tmp_path / "d")
     proc.start()
     try:
-        clients = [SSEClient(f"{proc.base_url}/events") for _ in range(20)]
+        clients = [SSEClient(f"{proc.base_url}/events", token=proc.token) for _ in range(20)]
         await asyncio.gather(*(c.connect() for c in clients))
         for c in clients:
             await c.next_of("snapshot")

@@ -39,7 +39,7 @@ async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: P
         try:
             assert proc.get("/health")[1]["components"]["notifier"]["status"] == "ok"
             t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/shop", branch="main")
-            async with SSEClient(f"{proc.base_url}/events") as client:
+            async with SSEClient(f"{proc.base_url}/events", token=proc.token) as client:
                 await client.next_of("snapshot")
                 t.write(t.prompt("deploy it"))
                 await client.transition_to("working")

@@ -18,14 +18,6 @@ const ALERT_MAX_AGE_MS = 2 * 60 * 1000;
 
 const $ = (selector) => document.querySelector(selector);
 
-// The daemon writes its token into this tag when it serves the page. It is sent
-// only in the Authorization header of our own same-origin POSTs.
-function readToken() {
-  const value = document.querySelector('meta[name="sessiond-token"]')?.content || "";
-  return value && value !== "__SESSIOND_TOKEN__" ? value : "";
-}
-const TOKEN = readToken();
-
 const prefs = {
   notify: loadPref("notify", false),
   sound: loadPref("sound", false),
@@ -233,20 +225,19 @@ function renderMutedList(muted) {
   });
 }
 
+// Writes carry the HttpOnly cookie that `sessiond open` (its /login link) set: the page
+// itself holds no secret.
 async function postControl(action, body, done) {
-  if (!TOKEN) {
-    flash("This page has no token from the daemon; use the CLI: sessiond mute PROJECT.");
-    return;
-  }
   try {
     const response = await fetch(`api/${action}`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${TOKEN}` },
+      headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
       cache: "no-store",
       credentials: "same-origin",
       referrerPolicy: "no-referrer",
     });
+    if (response.status === 401) throw new Error("not logged in: run `sessiond open`");
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     flash(done);
   } catch (error) {

@@ -12,10 +12,11 @@ import time
 import webbrowser
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from sessiond.config import DEFAULT_HOST, ConfigError, default_port, default_state_dir
 from sessiond.service.install import UNIT_NAME, Echo, Host, ServiceError, print_line
-from sessiond.statedir import RUNTIME_NAME, read_runtime_quietly
+from sessiond.statedir import RUNTIME_NAME, TOKEN_NAME, read_runtime_quietly, read_token
 
 # --- logs ------------------------------------------------------------------------------
 
@@ -159,10 +160,17 @@ def open_panel(
     open_browser: Callable[[str], bool] = webbrowser.open,
     echo: Echo = print_line,
 ) -> str:
-    """Open the web panel in the browser; returns its URL (printed either way)."""
+    """Open the web panel in the browser, logged in; returns its URL (printed either way).
+
+    The browser gets `/login?token=…`, which sets the panel's cookie and redirects to the
+    panel at once; the printed line names the panel without the token, unless no browser
+    could be started (then the login link is the only way in).
+    """
     url = panel_url(env)
-    if open_browser(url):
+    token = read_token(default_state_dir(os.environ if env is None else env) / TOKEN_NAME)
+    login = f"{url}login?token={quote(token, safe='')}" if token else url
+    if open_browser(login):
         echo(f"Opened {url}")
     else:
-        echo(f"No browser could be started; the panel is at {url}")
+        echo(f"No browser could be started; open {login} to log in to the panel")
     return url

@@ -49,8 +49,8 @@ async def get_controls(request: web.Request) -> web.Response:
 
 async def _project_from(request: web.Request) -> tuple[str, dict[str, Any]] | web.Response:
     ctx: Context = request.app[CONTEXT]
-    if not ctx.token_ok(request):
-        return web.json_response({"error": "A valid Authorization: Bearer token is required."},
+    if not ctx.access.allows(request):  # the guard checked already; writes check again
+        return web.json_response({"error": "A valid token or the panel's login is required."},
                                  status=401)
     try:
         body = json.loads(await request.read())

@@ -8,7 +8,6 @@ must not come from another web origin. No CORS headers are ever sent.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import os
 import time
@@ -25,6 +24,7 @@ from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventFilter, EventHub, Subscriber, encode_frame
 from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict, Reset, Shutdown, Snapshot
+from sessiond.web.access import LOGIN_HINT, Access, login_cookie
 from sessiond.web.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,7 @@ class Context:
     config: Config
     engine: Engine
     hub: EventHub
-    token: str
+    token: str  # the token at start; `access` follows rotations
     metrics: Metrics
     components: Callable[[], dict[str, ComponentHealth]]
     started: float = field(default_factory=time.monotonic)
@@ -67,17 +67,22 @@ class Context:
     extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
     streams: set[Subscriber] = field(default_factory=set)
     snapshot_cache: tuple[tuple[int, EventFilter], bytes] | None = None
+    access: Access = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.access = Access(self.token, self.config.token_file)
 
     def allowed_hosts(self) -> set[str]:
         port = self.port
         return {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
 
     def token_ok(self, request: web.Request) -> bool:
+        """The Bearer token itself (hooks, the CLI): not the panel's cookie."""
         header = request.headers.get("Authorization", "")
         scheme, _, supplied = header.partition(" ")
-        if scheme.lower() != "bearer" or not supplied:
-            return False
-        return hmac.compare_digest(supplied.strip().encode(), self.token.encode())
+        return scheme.lower() == "bearer" and bool(supplied.strip()) and self.access.token_matches(
+            supplied.strip()
+        )
 
 
 CONTEXT: web.AppKey[Context] = web.AppKey("sessiond_context", Context)
@@ -93,11 +98,10 @@ async def guard(
 ) -> web.StreamResponse:
     ctx = ctx_of(request)
     allowed = ctx.allowed_hosts()
-    if not ctx.config.allow_remote:
-        if request.headers.get("Host", "") not in allowed:
-            return _error(403, "This daemon only answers requests addressed to it on loopback.")
-    elif not ctx.token_ok(request):
-        return _error(401, "Remote access requires the daemon's token.")
+    if not ctx.config.allow_remote and request.headers.get("Host", "") not in allowed:
+        return _error(403, "This daemon only answers requests addressed to it on loopback.")
+    if not _public(request, ctx) and not ctx.access.allows(request):
+        return _unauthorized(request)
     if request.method not in ("GET", "HEAD"):
         origin = request.headers.get("Origin")
         # Browsers always send Origin on cross-site writes; agents' hooks send none.
@@ -110,6 +114,21 @@ async def guard(
     if not response.prepared:
         response.headers.update(_SECURITY_HEADERS)
     return response
+
+
+def _public(request: web.Request, ctx: Context) -> bool:
+    """`/health` answers anyone on this machine (not remote ones); `/login` is how one logs in."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    return request.path == "/login" or (request.path == "/health" and not ctx.config.allow_remote)
+
+
+def _unauthorized(request: web.Request) -> web.Response:
+    if "text/html" in request.headers.get("Accept", ""):
+        page = f"<!doctype html><title>sessiond</title><p>{escape(LOGIN_HINT)}</p>"
+        return web.Response(status=401, text=page, content_type="text/html", charset="utf-8",
+                            headers={**_SECURITY_HEADERS, "Content-Security-Policy": _CSP})
+    return _error(401, LOGIN_HINT)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -126,6 +145,7 @@ def build_app(ctx: Context) -> web.Application:
     app.router.add_post("/hooks/{agent}", hooks)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index)
+    app.router.add_get("/login", login)
     app.router.add_get(r"/{name:[A-Za-z0-9_-]+\.(?:js|css|svg|png|ico)}", static)
     for add in ctx.extra_routes:
         add(app)
@@ -317,15 +337,27 @@ async def index(request: web.Request) -> web.Response:
     page = _ui_file("index.html")
     if page is None:
         return _error(500, "The web panel is not installed.")
-    # The page gets the token for its own POSTs (mute/unmute). Only a same-origin
-    # page can read this response: no CORS headers, and Host is checked.
-    html = page.decode("utf-8").replace("__SESSIOND_TOKEN__", escape(ctx_of(request).token))
+    # The page holds no secret: its requests carry the HttpOnly cookie `/login` set.
     return web.Response(
-        text=html,
+        text=page.decode("utf-8"),
         content_type="text/html",
         charset="utf-8",
         headers={"Content-Security-Policy": _CSP, "Cache-Control": "no-store"},
     )
+
+
+async def login(request: web.Request) -> web.Response:
+    """`sessiond open` opens `/login?token=…`: set the panel's cookie, then drop the token
+    from the address bar at once (a redirect to `/`, never cached, no referrer)."""
+    access = ctx_of(request).access
+    supplied = request.query.get("token", "")
+    if not supplied or not access.token_matches(supplied):
+        return _error(401, "This login link is not valid (the token may have been rotated); "
+                           "run `sessiond open` for a new one.")
+    response = web.Response(status=303, headers={**_SECURITY_HEADERS, "Location": "/",
+                                                 "Cache-Control": "no-store"})
+    login_cookie(response, access)
+    return response
 
 
 async def static(request: web.Request) -> web.Response:
