@@ -76,6 +76,9 @@ def build(config: Config, token: str) -> Components:
     last_id, history, previous = persistence.load()
     hub.restore(history)
     hub.last_id = last_id
+    # Clients get an event once it is committed (see EventHub), so a kill -9 repeats nothing.
+    hub.gated = True
+    persistence.on_flushed = hub.release
     notifier = Notifier(config, store)
     metrics = Metrics()
     metrics.extra_text.append(notifier.stats.prometheus)

@@ -127,8 +127,9 @@ class DaemonProcess:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
         req.add_header("Host", f"127.0.0.1:{self.port}")
-        if auth and not any(k.lower() == "authorization" for k in headers or {}):
-            req.add_header("Authorization", f"Bearer {self.token}")
+        token_file = self.state_dir / "token"
+        if auth and token_file.exists() and not any(k.lower() == "authorization" for k in headers or {}):
+            req.add_header("Authorization", f"Bearer {token_file.read_text().strip()}")
         if data is not None:
             req.add_header("Content-Type", "application/json")
         for key, value in (headers or {}).items():

@@ -42,8 +42,9 @@ def test_wheel_installs_into_a_fresh_venv_and_serves_the_panel(tmp_path: Path) -
     try:
         status, page = proc.get("/")
         assert status == 200 and "sessiond" in page
-        assert proc.token in page  # injected for the panel's own writes
-        assert proc.get("/app.js")[0] == 200
+        assert proc.token not in page  # the page holds no secret: the cookie does
+        for module in ("app.js", "board.js", "cards.js", "focus.js", "model.js", "names.js"):
+            assert proc.get(f"/{module}")[0] == 200, module
         assert proc.get("/icon.png")[0] == 200
     finally:
         proc.kill()

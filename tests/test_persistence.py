@@ -6,9 +6,13 @@ import asyncio
 import itertools
 import signal
 import sqlite3
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.daemon_proc import DEFAULT_SETTINGS, DaemonProcess, make_daemon
 from tests.desktop import notification_server
@@ -20,8 +24,9 @@ def chain_is_whole(events: list[SSEEvent], session_id: str) -> list[tuple[str | 
     """The transitions of one session must link up: each starts where the last ended."""
     steps = [(e.data["from"], e.data["to"]) for e in events
              if e.event == "transition" and e.data["session_id"] == session_id]
-    for (_, before), (after, _) in itertools.pairwise(steps):
-        assert after == before, f"a transition is missing or repeated: {steps}"
+    for i, ((_, before), (after, _)) in enumerate(itertools.pairwise(steps)):
+        assert after == before, (f"{session_id}: a transition is missing or repeated at step {i + 1} "
+                                 f"of {len(steps)}: {steps[max(0, i - 2):i + 3]}")
     return steps
 
 
@@ -168,3 +173,66 @@ def test_event_ids_keep_increasing_across_restarts(tmp_path: Path) -> None:
         assert body["sessions"][0]["status"] == "waiting_for_input"
     finally:
         proc.kill()
+
+
+KILLS = 30
+
+
+@pytest.mark.timeout(300)
+async def test_kill_9_under_load_repeats_nothing(tmp_path: Path) -> None:
+    """30 times: kill -9 while 20 sessions are being written, restart, resume with
+    Last-Event-ID. Every event a client received was committed first, so a restart never
+    delivers one again under a new id: no session's chain of transitions repeats a step."""
+    proc = make_daemon(tmp_path / "d")
+    proc.claude_projects.mkdir(parents=True)
+    proc.start()
+    sessions = [ClaudeTranscript(proc.claude_projects, cwd=f"/w/p{n}") for n in range(20)]
+    stop = threading.Event()
+
+    def write_load() -> None:
+        # Each session alternates a prompt (working) and a finished reply (waiting for
+        # input), all 20 every 20 ms: about 1,000 transitions a second, enough that the
+        # daemon batches its writes and a kill always lands with some events in flight.
+        turn = 0
+        while not stop.wait(0.02):
+            for n, t in enumerate(sessions):
+                t.write(t.prompt(f"task {turn}-{n}") if turn % 2 == 0 else t.reply(f"done {turn}-{n}"))
+            turn += 1
+
+    writer = threading.Thread(target=write_load, daemon=True)
+    writer.start()
+    received: list[SSEEvent] = []
+    last: int | None = None
+    try:
+        for kill in range(KILLS):
+            async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=last) as client:
+                listen_until = time.monotonic() + 0.3 + (kill % 5) * 0.1
+                while time.monotonic() < listen_until:
+                    try:
+                        event = await client.next(0.05)
+                    except TimeoutError:
+                        continue
+                    received.append(event)
+                    last = event.id if event.id is not None else last
+            proc.kill()
+            proc.start()
+        stop.set()
+        writer.join(10)
+        async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=last) as client:
+            final = proc.get("/api/sessions")[1]["last_event_id"]
+            while last is None or last < final:
+                event = await client.next(15)
+                received.append(event)
+                last = event.id if event.id is not None else last
+    finally:
+        stop.set()
+        proc.kill()
+    assert not [e for e in received if e.event == "reset"], "a resume lost its place"
+    ids = [e.id for e in received if e.event != "snapshot" and e.id is not None]
+    assert ids == sorted(set(ids)), "an id came twice or out of order"
+    transitions = [e for e in received if e.event == "transition"]
+    assert len(transitions) > 1000  # the load really moved sessions across the kills
+    for t in sessions:
+        chain_is_whole(received, t.session_id)  # a repeated step would break its chain
+    seen = Counter((e.data["session_id"], e.data["from"], e.data["to"], e.data["at"]) for e in transitions)
+    assert [key for key, n in seen.items() if n > 1] == []

@@ -488,6 +488,9 @@ def test_open_uses_the_running_daemon_or_the_default_port(env: Env) -> None:
     service_logs.open_panel(env=env, open_browser=browser, echo=out.append)
     assert opened[-1] == "http://127.0.0.1:7555/login?token=s3cret%2B%2F%3D"
     assert out[-1] == "Opened http://127.0.0.1:7555/"
+    service_logs.open_panel(env=env, open_browser=lambda _: False, echo=out.append)
+    assert out[-1] == ("No browser could be started; open "
+                       "http://127.0.0.1:7555/login?token=s3cret%2B%2F%3D to log in to the panel")
     (runtime.parent / "token").unlink()
 
     # A runtime.json left by a crashed daemon (its pid is gone) is not trusted.

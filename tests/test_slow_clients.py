@@ -29,7 +29,8 @@ async def test_a_stalled_client_is_dropped_while_another_keeps_receiving(tmp_pat
         # A client that connects, asks for the stream, and never reads a byte.
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         stalled.connect(("127.0.0.1", proc.port))
-        stalled.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\n\r\n".encode())
+        stalled.sendall(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{proc.port}\r\n"
+                        f"Authorization: Bearer {proc.token}\r\n\r\n".encode())
         async with SSEClient(f"{proc.base_url}/events", token=proc.token) as good:
             await good.next_of("snapshot")
             headers = {"Host": f"127.0.0.1:{proc.port}", "Authorization": f"Bearer {proc.token}"}

@@ -112,12 +112,22 @@ class Subscriber:
 
 
 class EventHub:
+    """Numbered events, their history, and their fan-out.
+
+    With `gated` set (the daemon, with persistence), a published event reaches the
+    clients only once `release()` says it is committed to disk: an event a client has
+    seen is never re-derived and sent again under a new id after a `kill -9`.
+    """
+
     def __init__(self, *, capacity: int = 10_000, client_limit: int = 2_000, first_id: int = 0):
         self._history: deque[Event] = deque(maxlen=capacity)
         self._subscribers: set[Subscriber] = set()
         self._client_limit = client_limit
         self.last_id = first_id
         self.dropped_clients = 0
+        self.gated = False
+        self._pending: list[Event] = []
+        self._settled: asyncio.Event | None = None
 
     @property
     def clients(self) -> int:
@@ -140,10 +150,39 @@ class EventHub:
         frame = encode_frame(kind, data, self.last_id)
         event = Event(self.last_id, kind, data, frame, agent, session_id, to_status)
         self._history.append(event)
+        if self.gated:
+            self._pending.append(event)
+            if self._settled is not None:
+                self._settled.clear()
+        else:
+            self._offer(event)
+        return event
+
+    def _offer(self, event: Event) -> None:
         for sub in self._subscribers:
             if sub.filter.matches(event):
-                sub.offer(frame)
-        return event
+                sub.offer(event.frame)
+
+    @property
+    def released_id(self) -> int:
+        """The last id clients may see (every later one still waits for its commit)."""
+        return self._pending[0].id - 1 if self._pending else self.last_id
+
+    def release(self) -> None:
+        """Everything published so far is committed: hand it to the clients."""
+        pending, self._pending = self._pending, []
+        for event in pending:
+            self._offer(event)
+        if self._settled is not None:
+            self._settled.set()
+
+    async def settled(self) -> None:
+        """Wait until no published event waits for its commit (new clients start there)."""
+        while self._pending:
+            if self._settled is None:
+                self._settled = asyncio.Event()
+            self._settled.clear()
+            await self._settled.wait()
 
     def restore(self, events: Iterable[Event]) -> None:
         """Load history persisted by an earlier run (ids keep increasing)."""
@@ -164,11 +203,12 @@ class EventHub:
 
     def events_after(self, last_seen: int) -> list[Event] | None:
         """Every event after `last_seen`, or None when they are no longer all held."""
-        if last_seen > self.last_id:
+        released = self.released_id
+        if last_seen > released:
             return None  # an id from another history (state dir wiped): start over
-        if last_seen == self.last_id:
+        if last_seen == released:
             return []
         oldest = self.oldest_id
         if oldest is None or last_seen < oldest - 1:
             return None
-        return [e for e in self._history if e.id > last_seen]
+        return [e for e in self._history if last_seen < e.id <= released]

@@ -171,6 +171,8 @@ def open_panel(
     login = f"{url}login?token={quote(token, safe='')}" if token else url
     if open_browser(login):
         echo(f"Opened {url}")
-    else:
+    elif token:
         echo(f"No browser could be started; open {login} to log in to the panel")
+    else:
+        echo(f"No browser could be started; the panel is at {url}")
     return url

@@ -1,14 +1,13 @@
 """Persistence of what a restart needs: the event log, the sessions, the file offsets.
 
-The publish path never waits for the disk: the hub hands each event to `on_event` after
-publishing it, and `Persistence` writes everything published in one turn of the event
-loop in one transaction, scheduled with `call_soon` so it runs just after the SSE
-handlers have been woken to write (WAL mode: SIGKILL loses nothing committed). The window
-in which a published event is not yet on disk is a fraction of a millisecond, or under
-load at most FLUSH_GAP_S (transactions are then batched to one per 50 ms). Event ids
-are reserved in blocks, synchronously and rarely, so ids keep increasing across restarts
-even if the last batch before a crash never reached the disk: a client that saw such an
-event resumes from ids that were never reused.
+Each event is committed before any client sees it: the hub holds published events
+(`EventHub.gated`) until `flush` has written them, with the sessions and offsets they
+imply, in one transaction (WAL, synchronous=NORMAL: a committed transaction survives a
+process kill), then `on_flushed` releases them. A `kill -9` can therefore lose only
+events no client has seen, and the restart re-derives those from the transcripts: none
+is ever delivered twice. The flush runs in the next turn of the loop (`call_soon`), or
+under load at most every FLUSH_GAP_S, so many events share one transaction. Event ids
+are reserved in blocks, synchronously and rarely, so ids keep increasing across restarts.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 ID_BLOCK = 1000
 PRUNE_EVERY_S = 60.0
-FLUSH_GAP_S = 0.05
+FLUSH_GAP_S = 0.01
 _RESERVED_KEY = "event_id_reserved"
 
 
@@ -54,6 +54,9 @@ class Persistence:
         self._pruned_at = 0.0
         self._flushed_at = -FLUSH_GAP_S
         self.failures = 0
+        # Called after each flush, committed or not: the hub releases the events to the
+        # clients (a failed write is reported by /health; the daemon keeps serving).
+        self.on_flushed: Callable[[], None] | None = None
 
     def load(self) -> tuple[int, list[Event], Previous]:
         """The first free event id, the recent history, and the previous run's state."""
@@ -118,6 +121,13 @@ class Persistence:
     # -- writing ----------------------------------------------------------------------
 
     def flush(self) -> None:
+        try:
+            self._write()
+        finally:
+            if self.on_flushed is not None:
+                self.on_flushed()
+
+    def _write(self) -> None:
         self._handle = None
         if not (self._events or self._sessions or self._offsets):
             return

@@ -282,8 +282,9 @@ async def events(request: web.Request) -> web.StreamResponse:
         response = _error(503, "Too many event-stream clients; try again later.")
         response.headers["Retry-After"] = "5"
         return response
-    # Subscribe and build the opening in one step, with no await in between, so that
-    # every later event lands in the backlog exactly once.
+    # Start from committed events only; then subscribe and build the opening in one step,
+    # with no await in between, so that every later event lands in the backlog exactly once.
+    await ctx.hub.settled()
     sub = ctx.hub.subscribe(wanted)
     opening = _opening(ctx, wanted, _last_seen(request))
     ctx.streams.add(sub)
