@@ -72,15 +72,22 @@ def configure(log_file: Path | None, *, level: int = logging.INFO) -> None:
 
 
 class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """Every log file it opens, including the fresh one after a rollover, is 0600."""
+    """Every log file it opens, including the fresh one after a rollover, is 0600 (an
+    existing one left readable by others, by an older release or by hand, is tightened)."""
 
     def _open(self) -> Any:
+        def private(path: str, flags: int) -> int:
+            fd = os.open(path, flags, 0o600)
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+            return fd
+
         return open(  # the handler owns and closes the stream
             self.baseFilename,
             self.mode,
             encoding=self.encoding,
             errors=self.errors,
-            opener=lambda path, flags: os.open(path, flags, 0o600),
+            opener=private,
         )
 
 

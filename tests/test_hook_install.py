@@ -171,8 +171,9 @@ def test_claude_install_keeps_the_users_settings_and_uninstall_restores_them(hom
     changes = install("claude", setup_for(home))
     assert changes[0].changed and changes[0].path == path
     assert [b.read_text() for b in backups(path.parent)] == [CLAUDE_SETTINGS]
-    assert os.stat(changes[0].backup or "").st_mode & 0o777 == 0o640
-    assert path.stat().st_mode & 0o777 == 0o640  # the mode is kept
+    # It now holds the token: made private, and the install says so (the backup too).
+    assert os.stat(changes[0].backup or "").st_mode & 0o777 == 0o600
+    assert path.stat().st_mode & 0o777 == 0o600
     data = json.loads(path.read_text())
     before = json.loads(CLAUDE_SETTINGS)
     for key in ("permissions", "env", "model", "statusLine", "alwaysThinkingEnabled", "$schema"):
@@ -188,7 +189,7 @@ def test_claude_install_keeps_the_users_settings_and_uninstall_restores_them(hom
                      "headers": {"Authorization": "Bearer tok-123"}, "timeout": 3}]  # fmt: skip
     start = hooks["SessionStart"][0]["hooks"][0]
     assert start["type"] == "command" and start["command"] == "/opt/sessiond/bin/sessiond-hook claude"
-    assert any("chmod 600" in n for n in changes[0].notes)  # 0640: readable by the group
+    assert any("made" in n and "private (0600)" in n for n in changes[0].notes)  # it was 0640
 
     # Installing again changes nothing at all: no write, no backup.
     written = path.read_bytes()

@@ -188,6 +188,7 @@ def test_fifos_devices_sockets_and_directories_are_skipped_with_one_warning_each
         settle(daemon)
         settle(daemon)  # more sweeps: still one warning each
         assert set(daemon.sessions()) >= {legit.session_id, second.session_id}
+        assert victim.session_id not in daemon.sessions()  # a FIFO is no transcript: dropped
         counts = Counter(w["path"] for w in warnings(daemon) if w.get("kind") == "not-a-file")
         for path in [*at_start, *live, victim.path]:
             assert counts[str(path)] == 1, (path, counts)
@@ -490,3 +491,73 @@ def test_a_1_gb_transcript_written_while_the_daemon_runs_keeps_its_rss_flat(tmp_
     finally:
         daemon.kill()
         t.path.unlink(missing_ok=True)
+
+
+def test_swapping_a_transcript_for_a_symlink_never_reads_through_it(tmp_path: Path) -> None:
+    """The race: discovery lstat()s the path, then it is swapped for a symlink to a file
+    outside the roots before it is opened. Opens use O_NOFOLLOW and check the descriptor,
+    so the outside file's title never shows (measured before the fix: 43 times in 15 s)."""
+    daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        t = ClaudeTranscript(daemon.claude_projects)
+        t.write(t.prompt("my own task"))
+        wait_for(lambda: t.session_id in daemon.sessions())
+        outside = ClaudeTranscript(tmp_path / "elsewhere", session_id=t.session_id)
+        outside.write(outside.prompt("SECRET FROM OUTSIDE THE ROOTS"))
+        real = tmp_path / "real-copy.jsonl"
+        stop = threading.Event()
+        swaps = 0
+
+        def swap() -> None:
+            nonlocal swaps
+            link = t.path.with_name("swap.tmp")
+            while not stop.is_set():
+                link.unlink(missing_ok=True)
+                link.symlink_to(outside.path)
+                os.replace(link, t.path)  # now a symlink to the outside file
+                os.utime(outside.path)
+                shutil.copyfile(real, link)
+                os.replace(link, t.path)  # a regular file again
+                swaps += 1
+
+        shutil.copyfile(t.path, real)
+        swapper = threading.Thread(target=swap, daemon=True)
+        swapper.start()
+        leaked: list[str] = []
+        deadline = time.monotonic() + 6
+        try:
+            while time.monotonic() < deadline:
+                status, body = daemon.get("/api/sessions")
+                assert status == 200
+                leaked += [s["title"] for s in body["sessions"] if "SECRET" in s["title"]]
+                time.sleep(0.01)
+        finally:
+            stop.set()
+            swapper.join(10)
+        assert swaps > 1000, swaps  # the race was really run
+        assert leaked == []
+        assert daemon.get("/health")[0] == 200
+    finally:
+        daemon.kill()
+
+
+def test_a_transcript_rewritten_in_place_shows_its_new_content(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        t = ClaudeTranscript(daemon.claude_projects)
+        t.write(t.prompt("the old task " + "x" * 200), t.reply("finished the old task"))
+        wait_for(lambda: daemon.sessions().get(t.session_id, {}).get("status") == "waiting_for_input")
+        inode = t.path.stat().st_ino
+        new = ClaudeTranscript(daemon.claude_projects, session_id=t.session_id)
+        lines = [new.prompt("the new task"), new.reply("half way"), new.prompt("go on with the new task")]
+        with t.path.open("wb") as fh:  # truncate and write again: same inode, larger
+            fh.write(b"".join(json.dumps(r).encode() + b"\n" for r in lines))
+        assert t.path.stat().st_ino == inode
+        wait_for(lambda: daemon.sessions()[t.session_id]["title"] == "the new task")
+        assert daemon.sessions()[t.session_id]["status"] == "working"
+    finally:
+        daemon.kill()

@@ -25,3 +25,12 @@ def test_deeply_nested_json_does_not_raise() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     assert decode_line(deep).records == []
     assert decode_line(b'{"a":' * 50_000).records == []
+
+
+def test_a_replacement_character_the_agent_wrote_is_text_not_garbage() -> None:
+    # Found by the property test: U+FFFD in a string (a tool output that had bad bytes)
+    # was counted as garbage, so a valid line warned "skipping bytes that are not JSON".
+    decoded = decode_line('{"text": "caf\ufffd", "\ufffd": null}'.encode())
+    assert decoded.records == [{"text": "caf\ufffd", "\ufffd": None}]
+    assert not decoded.had_garbage
+    assert decode_line(b'{"text": "caf\xe9"}').had_garbage  # invalid UTF-8 still is

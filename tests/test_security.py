@@ -525,3 +525,16 @@ def test_a_state_dir_of_another_user_is_refused(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(os, "getuid", lambda: theirs.stat().st_uid + 1)
     with pytest.raises(DaemonError, match="belongs to another user"):
         ensure_state_dir(theirs)
+
+
+def test_an_existing_log_file_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "sessiond.log"
+    path.write_text("written by an older release\n")
+    os.chmod(path, 0o644)
+    handler = _PrivateRotatingFileHandler(path, maxBytes=10_000, backupCount=1, encoding="utf-8")
+    try:
+        handler.emit(logging.LogRecord("t", logging.INFO, __file__, 1, "a line", None, None))
+    finally:
+        handler.close()
+    assert mode(path) == 0o600
+    assert path.read_text().startswith("written by an older release")  # nothing lost

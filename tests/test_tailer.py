@@ -108,3 +108,41 @@ def test_read_tail_returns_complete_lines_from_the_end(tmp_path: Path) -> None:
     assert tail.end == path.stat().st_size - len(b'{"torn":')
     whole = read_tail(path, 10**9)
     assert whole.whole_file and whole.lines == lines
+
+
+def test_a_file_rewritten_in_place_is_read_again_from_the_start(tmp_path: Path) -> None:
+    """Truncated and written again to the same size or larger (same inode): the old
+    offset would mix two files' lines; the changed first bytes say so."""
+    path = tmp_path / "s.jsonl"
+    append(path, b'{"first":1}\n{"first":2}\n')
+    tailer = Tailer(path)
+    assert len(tailer.read().lines) == 2
+    inode = path.stat().st_ino
+    with path.open("r+b") as fh:  # same inode, same size, other content
+        fh.write(b'{"other":1}\n{"other":2}\n')
+    assert path.stat().st_ino == inode
+    batch = tailer.read()
+    assert batch.reset and batch.lines == [(1, b'{"other":1}'), (2, b'{"other":2}')]
+    with path.open("wb") as fh:  # truncated, then longer than before
+        fh.write(b'{"third":1}\n{"third":2}\n{"third":3}\n')
+    batch = tailer.read()
+    assert batch.reset and [n for n, _ in batch.lines] == [1, 2, 3]
+    append(path, b'{"third":4}\n')  # a plain append is no rewrite
+    batch = tailer.read()
+    assert not batch.reset and batch.lines == [(4, b'{"third":4}')]
+
+
+def test_a_symlink_is_never_opened(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.jsonl"
+    outside.write_bytes(b'{"secret":1}\n')
+    link = tmp_path / "s.jsonl"
+    link.symlink_to(outside)
+    with pytest.raises(NotAFile, match="symbolic link"):
+        Tailer(link).read()
+    with pytest.raises(NotAFile, match="symbolic link"):
+        read_tail(link, 1024)
+    # Given the inode discovery saw, another file at the path is refused too.
+    real = tmp_path / "r.jsonl"
+    real.write_bytes(b'{"a":1}\n')
+    with pytest.raises(NotAFile, match="replaced"):
+        read_tail(real, 1024, inode=real.stat().st_ino + 1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from pathlib import Path
 
 import structlog
@@ -102,11 +103,17 @@ class Engine:
         self.check_roots()
         for path, tracked in list(self.files.items()):
             try:
-                st = os.stat(path)
+                st = os.lstat(path)
             except FileNotFoundError:
                 self.file_deleted(path)
                 continue
-            except OSError:
+            except OSError as exc:
+                self._warn.warn(path, "unstatable", "cannot stat a transcript",
+                                error=exc.strerror or str(exc))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                self.file_deleted(path)
+                self._warn.warn(path, "not-a-file", "a transcript is no longer a regular file; dropping it")
                 continue
             if tracked.quarantined:
                 continue
@@ -147,7 +154,7 @@ class Engine:
         if found is None:
             return None
         info, st = found
-        tracked = TrackedFile(path, root.source, info, Tailer(path))
+        tracked = TrackedFile(path, root.source, info, Tailer(path), inode=st.st_ino)
         self.files[path] = tracked
         if info.role != "compaction":
             self.table.entry(info.session_id).file = path
@@ -235,8 +242,11 @@ class Engine:
         now = utcnow()
         try:
             more = self._feeder.read_new(tracked, now)
-        except NotAFile:
-            self._warn.warn(path, "not-a-file", "skipping a transcript path that is not a file")
+        except NotAFile as exc:
+            # Replaced by a symlink, a FIFO or a directory: it is no transcript any more.
+            self.file_deleted(path)  # (first: it forgets the path's warnings)
+            self._warn.warn(path, "not-a-file", "a transcript is no longer a regular file; dropping it",
+                            reason=str(exc))
             return
         except FileNotFoundError:
             self.file_deleted(path)

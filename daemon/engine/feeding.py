@@ -44,8 +44,9 @@ class FileFeeder:
             self.reload_document(tracked, now)
         else:
             tracked.state, tracked.tailer = self._reader.from_tail(
-                tracked.path, tracked.source, tracked.info, now
+                tracked.path, tracked.source, tracked.info, now, inode=tracked.inode
             )
+            tracked.inode = None  # found as discovered; from now on the tailer follows it
 
     def reload_document(self, tracked: TrackedFile, now: datetime) -> None:
         """Legacy whole-document transcripts are re-read whole on every change."""
@@ -91,7 +92,8 @@ class FileFeeder:
 
         The tracked file then follows on from the end. Raises OSError or NotAFile.
         """
-        state, tailer = self._reader.from_tail(tracked.path, tracked.source, tracked.info, now, end=offset)
+        state, tailer = self._reader.from_tail(tracked.path, tracked.source, tracked.info, now, end=offset,
+                                               inode=tracked.inode)
         tracked.tailer = Tailer(tracked.path, offset=offset, inode=tailer.inode, line_no=None)
         lines: Lines = []
         while True:

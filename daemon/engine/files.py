@@ -30,6 +30,8 @@ class TrackedFile:
     quarantined: str | None = None
     size: int = 0
     mtime: float = 0.0
+    # The inode discovery found (lstat): the first open must find the same file.
+    inode: int | None = None
 
     @property
     def session_id(self) -> str:

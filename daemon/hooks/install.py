@@ -261,11 +261,14 @@ def _recipe(agent: HookAgent) -> HookRecipe:
 # -- writing -----------------------------------------------------------------------------------------------
 
 
-def write_atomic(path: Path, data: bytes, *, now: datetime | None = None) -> Path | None:
+def write_atomic(
+    path: Path, data: bytes, *, now: datetime | None = None, private: bool = False
+) -> Path | None:
     """Back the file up, then replace it atomically, keeping its mode; returns the backup.
 
     A symlink is followed and its target written (the link stays a link). A new file is
-    created 0600: it may hold the daemon's token.
+    created 0600: it may hold the daemon's token. With `private`, an existing file that
+    others could read is made 0600 too (its backup as well).
     """
     target = Path(os.path.realpath(path))
     backup: Path | None = None
@@ -274,6 +277,8 @@ def write_atomic(path: Path, data: bytes, *, now: datetime | None = None) -> Pat
     except FileNotFoundError:
         st = None
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o600
+    if private:
+        mode &= 0o700
     target.parent.mkdir(parents=True, exist_ok=True)
     if st is not None:
         backup = _backup(target, mode, now or datetime.now(UTC))
@@ -340,8 +345,13 @@ def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
     for target, before, after in planned:
         if before == after:
             continue
-        backup = write_atomic(target, after)
+        # Claude's http hooks carry the token: its settings file is made private.
+        private = install and agent == "claude" and target == path and setup.token.encode() in after
+        was_shared = private and before is not None and _readable_by_others(target)
+        backup = write_atomic(target, after, private=private)
         changes.append(Change(target, True, backup))
+        if was_shared:
+            changes[-1].notes.append(f"made {target} private (0600): it now holds the daemon's token")
     if not changes:
         changes.append(Change(path, False))
     if install and agent == "claude":
@@ -351,6 +361,13 @@ def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
     if any(c.changed for c in changes):
         changes[0].notes.append(f"restart running {agent} sessions to load the change")
     return changes
+
+
+def _readable_by_others(path: Path) -> bool:
+    try:
+        return bool(os.stat(path).st_mode & 0o077)
+    except OSError:
+        return False
 
 
 def _claude_notes(path: Path, data: dict[str, Any], setup: Setup) -> list[str]:
@@ -363,8 +380,9 @@ def _claude_notes(path: Path, data: dict[str, Any], setup: Setup) -> list[str]:
         mode = stat.S_IMODE(Path(os.path.realpath(path)).stat().st_mode)
     except OSError:
         mode = 0
-    if mode & 0o044:
-        notes.append(f"{path} is readable by other users and now holds sessiond's token: chmod 600 it")
+    if mode & 0o077 and setup.token and setup.token in json.dumps(data):
+        # Unchanged by this install (nothing to write) but still shared: say so.
+        notes.append(f"{path} is readable by other users and holds sessiond's token: chmod 600 it")
     return notes + _claude_warnings(data, setup)
 
 

@@ -35,11 +35,16 @@ class DecodedLine:
 
 def decode_line(raw: bytes) -> DecodedLine:
     """All JSON objects in one line, in order. Garbage between them is skipped."""
-    # errors="replace": one bad byte must not cost the whole line. Lone surrogates in
-    # \u escapes survive json decoding; display code clips and re-encodes text safely.
-    text = raw.decode("utf-8", errors="replace")
+    # errors="replace": one bad byte must not cost the whole line. (A U+FFFD the agent
+    # really wrote is text, not garbage: only a failed strict decode counts.) Lone
+    # surrogates in \u escapes survive json decoding; display code clips them safely.
+    try:
+        text = raw.decode("utf-8")
+        garbage = False
+    except UnicodeDecodeError:
+        text = raw.decode("utf-8", errors="replace")
+        garbage = True
     records: list[JSONDict] = []
-    garbage = "\ufffd" in text
     pos, end = 0, len(text)
     failures = 0
     while pos < end:

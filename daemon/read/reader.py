@@ -123,16 +123,18 @@ class TranscriptReader:
             state.feed(record, line_no, at)
 
     def from_tail(
-        self, path: Path, source: AgentSource, info: FileInfo, now: datetime, *, end: int | None = None
+        self, path: Path, source: AgentSource, info: FileInfo, now: datetime, *, end: int | None = None,
+        inode: int | None = None,
     ) -> tuple[TranscriptState, Tailer]:
         """A state classified from the file's head and tail (of its first `end` bytes),
-        and a tailer that follows the file from where that read stopped."""
+        and a tailer that follows the file from where that read stopped. Given `inode`,
+        only that file is read (NotAFile otherwise)."""
         fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         # Read backwards in growing blocks until the rules have what they need.
         records: list[Record] = []
         smaller: Tail | None = None
         for block in TAIL_BLOCKS:
-            tail = read_tail(path, block, end=end)
+            tail = read_tail(path, block, end=end, inode=inode)
             if tail.whole_file:
                 break
             # Each line is decoded once: a bigger block adds only the lines before the

@@ -42,13 +42,31 @@ class Batch:
     more: bool = False
 
 
-def open_regular(path: Path) -> int:
-    """Open for reading without blocking on a FIFO; refuse anything but a regular file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+# A file whose first bytes change was rewritten in place (truncated and written again,
+# to the same size or larger): its content is read again from the start.
+FINGERPRINT = 1024
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_regular(path: Path, *, inode: int | None = None) -> int:
+    """Open for reading, never through a symlink and never blocking on a FIFO; refuse
+    anything but a regular file (and, given `inode`, any other file than that one).
+
+    The checks are made on the open descriptor, not on the path: a path swapped for a
+    symlink or a FIFO between a check and the open cannot slip through.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise NotAFile(f"{path} is a symbolic link") from None
+        raise
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise NotAFile(f"{path} is not a regular file")
+        if inode is not None and st.st_ino != inode:
+            raise NotAFile(f"{path} was replaced by another file while it was being opened")
     except BaseException:
         os.close(fd)
         raise
@@ -76,6 +94,8 @@ class Tailer:
         self.max_batch = max_batch
         self._pending = bytearray()
         self._skipping = False
+        # The file's first bytes as last read (see FINGERPRINT); None until the first read.
+        self._head: bytes | None = None
 
     @property
     def committed_offset(self) -> int:
@@ -90,9 +110,13 @@ class Tailer:
         fd = open_regular(self.path)
         try:
             st = os.fstat(fd)
-            if (self.inode is not None and st.st_ino != self.inode) or st.st_size < self.offset:
+            head = os.pread(fd, FINGERPRINT, 0)
+            if (self.inode is not None and st.st_ino != self.inode) or st.st_size < self.offset or (
+                self._head is not None and head[: len(self._head)] != self._head[: len(head)]
+            ):
                 self._restart(batch)
             self.inode = st.st_ino
+            self._head = head
             os.lseek(fd, self.offset, os.SEEK_SET)
             handed = 0
             while True:
@@ -166,7 +190,8 @@ class Tail:
 
 
 def read_tail(
-    path: Path, want_bytes: int, *, end: int | None = None, max_line: int = MAX_LINE
+    path: Path, want_bytes: int, *, end: int | None = None, max_line: int = MAX_LINE,
+    inode: int | None = None,
 ) -> Tail:
     """The complete lines in (about) the last `want_bytes` of a file (or of its first
     `end` bytes: what the file held when an earlier run stopped reading it).
@@ -174,7 +199,7 @@ def read_tail(
     The first, partial line of the block is dropped unless the block reaches the start
     of the file. Lines longer than `max_line` are left out.
     """
-    fd = open_regular(path)
+    fd = open_regular(path, inode=inode)
     try:
         st = os.fstat(fd)
         size = st.st_size if end is None else min(end, st.st_size)
