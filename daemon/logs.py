@@ -10,13 +10,71 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import sys
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import structlog
 
 _configured = False
+# Secrets that must never reach a log line (the daemon's token; see `add_secret`).
+_secrets: set[str] = set()
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s'\"\\]+")
+_TOKEN_PARAM = re.compile(r"(?i)(token=)[^&\s'\"\\]+")
+# A library's error of one kind is logged at most this often; the next line says how
+# many were left out (fd exhaustion once logged 207,606 lines in 37 s).
+REPEAT_EVERY_S = 60.0
+
+
+def add_secret(secret: str) -> None:
+    """Never log this text (the token: registered at start and at each rotation)."""
+    if secret:
+        _secrets.add(secret)
+
+
+def scrub(text: str) -> str:
+    """`text` without any known secret, Bearer credential or `token=` value."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, "[redacted]")
+    return _TOKEN_PARAM.sub(r"\1[redacted]", _BEARER.sub(r"\1[redacted]", text))
+
+
+class _LibraryRecords(logging.Filter):
+    """Library log records (aiohttp's "Error handling request" for a malformed request,
+    accept() failing with EMFILE...) are flattened to scrubbed text, and one kind of
+    error is logged once a minute with a count. Our own structlog records pass as they
+    are: they never hold a secret (tests check it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[tuple[str, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            return True  # structlog's own event dict
+        kind = type(record.exc_info[1]).__name__ if record.exc_info and record.exc_info[1] else ""
+        if record.levelno >= logging.WARNING:
+            key = (record.name, kind or str(record.msg)[:80])
+            now = time.monotonic()
+            since, left_out = self._last.get(key, (-REPEAT_EVERY_S, 0))
+            if now - since < REPEAT_EVERY_S:
+                self._last[key] = (since, left_out + 1)
+                return False
+            self._last[key] = (now, 0)
+            if left_out:
+                record.msg = f"{record.getMessage()} (and {left_out} more like it in the last minute)"
+                record.args = None
+        text = record.getMessage()
+        if record.exc_info:
+            text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = scrub(text), None
+        return True
 
 
 def configure(log_file: Path | None, *, level: int = logging.INFO) -> None:
@@ -50,6 +108,8 @@ def configure(log_file: Path | None, *, level: int = logging.INFO) -> None:
     console.setFormatter(
         structlog.stdlib.ProcessorFormatter(foreign_pre_chain=shared, processor=renderer)
     )
+    library_records = _LibraryRecords()
+    console.addFilter(library_records)
     root.addHandler(console)
 
     if log_file is not None:
@@ -66,6 +126,7 @@ def configure(log_file: Path | None, *, level: int = logging.INFO) -> None:
                 processor=structlog.processors.JSONRenderer(),
             )
         )
+        to_file.addFilter(library_records)
         root.addHandler(to_file)
     # aiohttp logs every request at INFO; the access log is noise for a local daemon.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

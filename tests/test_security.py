@@ -538,3 +538,41 @@ def test_an_existing_log_file_readable_by_others_is_tightened(tmp_path: Path) ->
         handler.close()
     assert mode(path) == 0o600
     assert path.read_text().startswith("written by an older release")  # nothing lost
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_malformed_requests_carrying_the_token_never_log_it(tmp_path: Path, remote: bool) -> None:
+    """aiohttp's parser errors echo the offending header; they are scrubbed, and one kind
+    of error is logged once a minute, whatever the number of requests."""
+    daemon = make_daemon(tmp_path / "d", args=["--no-notify", *(["--host", "127.0.0.1", "--allow-remote"]
+                                                                 if remote else [])])
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        token = daemon.token.encode()
+        host = f"Host: 127.0.0.1:{daemon.port}\r\n".encode()
+
+        def status(answer: bytes) -> bytes:
+            return answer.split(b" ", 2)[1] if answer else b""
+
+        for _ in range(200):  # one line per kind, not 200
+            too_long = raw_exchange(daemon.port, b"GET /api/sessions HTTP/1.1\r\n" + host
+                                    + b"Authorization: Bearer " + token + b"x" * 9000 + b"\r\n\r\n")
+            assert status(too_long) == b"400"
+        control = raw_exchange(daemon.port, b"GET /api/sessions HTTP/1.1\r\n" + host
+                               + b"Authorization: Bearer " + token + b"\x01\r\n\r\n")
+        assert status(control) == b"400"
+        not_utf8 = raw_exchange(daemon.port, b"GET /api/sessions HTTP/1.1\r\n" + host + b"Authorization: "
+                                b"Bearer \xff\xfe" + token + b"\r\nConnection: close\r\n\r\n")
+        assert status(not_utf8) == b"401"
+        head = raw_exchange(daemon.port, b"HEAD /events HTTP/1.1\r\n" + host + b"Authorization: Bearer "
+                            + token + b"\r\nConnection: close\r\n\r\n")
+        assert status(head) == b"405"
+        assert daemon.get("/health")[0] == 200  # still serving
+        time.sleep(0.3)
+    finally:
+        daemon.kill()
+    logged = (daemon.state_dir / "sessiond.log").read_text() + daemon.output()
+    assert token.decode() not in logged
+    assert "[redacted]" in logged  # the errors were logged, without the secret
+    assert logged.count("LineTooLong") <= 4  # once a minute (file and stderr), not 200 times

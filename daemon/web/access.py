@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 
 from aiohttp import web
+from sessiond.logs import add_secret
 
 COOKIE = "sessiond"
 # Long enough that a bookmarked panel does not ask for `sessiond open` every morning;
@@ -30,6 +31,7 @@ _COOKIE_LABEL = b"sessiond panel cookie v1"
 class Access:
     def __init__(self, token: str, token_file: Path | None = None) -> None:
         self._token = token
+        add_secret(token)
         self._file = token_file
         self._seen: tuple[int, int, int] | None = self._stat()
 
@@ -43,6 +45,7 @@ class Access:
                 fresh = ""
             if fresh:
                 self._token = fresh
+                add_secret(fresh)
             self._seen = seen
         return self._token
 

@@ -141,7 +141,9 @@ def build_app(ctx: Context) -> web.Application:
     app.router.add_get("/health", health)
     app.router.add_get("/api/sessions", list_sessions)
     app.router.add_get("/api/sessions/{id}", get_session)
-    app.router.add_get("/events", events)
+    # HEAD of an event stream makes no sense (and aiohttp's implicit HEAD would run the
+    # stream handler): 405.
+    app.router.add_get("/events", events, allow_head=False)
     app.router.add_post("/hooks/{agent}", hooks)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", index)
