@@ -1,10 +1,21 @@
-"""Terminal rendering for `sessiond status`."""
+"""Terminal rendering: `sessiond status`, and the one filter for text from outside.
+
+Everything the CLI prints that came from a transcript, a hook or a client (titles,
+session ids, reasons, project names, a health detail) goes through `terminal_text`: a
+terminal obeys escape sequences, so a title could otherwise set the window title, clear
+the screen or reorder what it shows (bidirectional overrides).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sessiond.protocol import Health, Session
+from sessiond.protocol import Health, Session, bound
+
+
+def terminal_text(value: object, limit: int = 4096) -> str:
+    """`value` as one safe line: control, escape and bidi characters become U+FFFD."""
+    return bound(value if isinstance(value, str) else str(value), limit)
 
 _LABELS = {
     "waiting_for_approval": "NEEDS APPROVAL",
@@ -33,7 +44,8 @@ def render_status(health: Health, sessions: list[Session], *, now: datetime) -> 
     ]
     for name, component in sorted(health.components.items()):
         if component.status != "ok":
-            lines.append(f"  {name}: {component.status} ({component.detail})")
+            lines.append(f"  {terminal_text(name)}: {terminal_text(component.status)} "
+                         f"({terminal_text(component.detail)})")
     top = [s for s in sessions if s.parent_id is None]
     if not top:
         lines.append("No agent sessions found yet.")
@@ -43,8 +55,8 @@ def render_status(health: Health, sessions: list[Session], *, now: datetime) -> 
         detail = s.title
         if s.pending_tool is not None:
             detail = f"{s.pending_tool.name}: {s.pending_tool.summary}"
-        rows.append((_LABELS.get(s.status, s.status), ago(s.status_since, now), s.agent,
-                     s.project or "?", s.branch, detail[:60]))
+        rows.append((_LABELS.get(s.status, s.status), ago(s.status_since, now), terminal_text(s.agent),
+                     terminal_text(s.project) or "?", terminal_text(s.branch), terminal_text(detail)[:60]))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])

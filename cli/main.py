@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 from sessiond import __version__
-from sessiond.cli.format import render_status
+from sessiond.cli.format import render_status, terminal_text
 from sessiond.cli.settings import fail, load_config
 from sessiond.protocol import parse_ts
 
@@ -92,13 +92,14 @@ def inspect(file: Path, now_text: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_json()))
         return
-    click.echo(f"{result.agent} session {result.session_id}")
+    click.echo(f"{result.agent} session {terminal_text(result.session_id)}")
     click.echo(f"  status:  {result.status}")
-    click.echo(f"  reason:  {result.reason}")
+    click.echo(f"  reason:  {terminal_text(result.reason)}")
     if result.since:
         click.echo(f"  since:   {result.since.isoformat()}")
     if result.pending_tool:
-        click.echo(f"  pending: {result.pending_tool.name}: {result.pending_tool.summary}")
+        click.echo(f"  pending: {terminal_text(result.pending_tool.name)}: "
+                   f"{terminal_text(result.pending_tool.summary)}")
 
 
 def _register_commands() -> None:

@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import click
-from sessiond.cli.settings import load_config
+from sessiond.cli.format import terminal_text
+from sessiond.cli.settings import fail, load_config
 from sessiond.config import Config
 from sessiond.notify.backend import (
     Probe,
@@ -28,7 +29,14 @@ from sessiond.notify.backend import (
     platform_name,
     probe,
 )
-from sessiond.notify.policy import Controls, ControlsError, QuietHours, parse_duration
+from sessiond.notify.policy import (
+    Controls,
+    ControlsError,
+    QuietHours,
+    mute_limit_problem,
+    parse_duration,
+    project_name_problem,
+)
 from sessiond.protocol import Health, utcnow
 from sessiond.statedir import RuntimeUnreadable, read_runtime
 from sessiond.store.db import Store, StoreError
@@ -73,6 +81,9 @@ def _local(when: datetime) -> str:
               help="How long: 30m, 1h, 2d... (default: until `sessiond unmute`).")
 def mute(project: str, duration: str | None) -> None:
     """No toasts for PROJECT (the name `sessiond status` shows)."""
+    problem = project_name_problem(project)
+    if problem is not None:
+        fail(problem)
     until: datetime | None = None
     if duration is not None:
         try:
@@ -81,6 +92,10 @@ def mute(project: str, duration: str | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--for") from exc
     config = load_config()
     with _store(config) as store:
+        current, _ = load_controls(config, store)
+        problem = mute_limit_problem(current, project, utcnow())
+        if problem is not None:
+            fail(problem)
         change_controls(config, store, lambda c: c.with_mute(project, until, utcnow()))
     if until is None:
         click.echo(f"Muted {project} until you run `sessiond unmute {project}`.")
@@ -97,9 +112,9 @@ def unmute(project: str) -> None:
         before, _ = load_controls(config, store)
         change_controls(config, store, lambda c: c.without_mute(project).pruned(utcnow()))
     if before.muted_until(project, utcnow())[0]:
-        click.echo(f"Unmuted {project}.")
+        click.echo(f"Unmuted {terminal_text(project)}.")
     else:
-        click.echo(f"{project} was not muted.")
+        click.echo(f"{terminal_text(project)} was not muted.")
 
 
 @click.command()
@@ -262,7 +277,7 @@ def _check_state(config: Config) -> bool:
 def describe(controls: Controls) -> str:
     now = utcnow()
     muted = [
-        f"{p} (until {_local(u)})" if u else p
+        f"{terminal_text(p)} (until {_local(u)})" if u else terminal_text(p)
         for p, u in sorted(controls.mutes.items())
         if u is None or u > now
     ]

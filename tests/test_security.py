@@ -576,3 +576,50 @@ def test_malformed_requests_carrying_the_token_never_log_it(tmp_path: Path, remo
     assert token.decode() not in logged
     assert "[redacted]" in logged  # the errors were logged, without the secret
     assert logged.count("LineTooLong") <= 4  # once a minute (file and stderr), not 200 times
+
+
+ESCAPES = ["\x1b]0;pwned\x07", "\x1b[2J", "\u202e", "\x9b31m"]
+
+
+def test_text_from_a_transcript_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    """`sessiond inspect` printed the transcript's sessionId as it was: a window-title
+    escape, a screen clear and a right-to-left override arrived intact."""
+    path = tmp_path / "evil.jsonl"
+    hostile = "s" + "".join(ESCAPES)
+    record = {"type": "user", "sessionId": hostile, "uuid": "u1", "timestamp": "2026-01-01T00:00:00Z",
+              "cwd": "/w/" + ESCAPES[1], "message": {"role": "user", "content": "go" + ESCAPES[0]}}
+    path.write_text(json.dumps(record) + "\n")
+    done = subprocess.run([sys.executable, "-m", "sessiond", "inspect", str(path),
+                           "--now", "2026-01-01T00:00:05Z"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "session s" in done.stdout
+    for escape in ESCAPES:
+        for char in escape:
+            if not char.isprintable():
+                assert char not in done.stdout, repr(char)
+
+
+def test_mute_names_are_validated_and_bounded(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path / "d")
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        for bad in [*ESCAPES, "x" * 201, "   "]:
+            status, body = daemon.request("POST", "/api/mute", {"project": bad})
+            assert status == 400 and body["error"].endswith("."), (bad, body)
+        for n in range(256):
+            assert daemon.request("POST", "/api/mute", {"project": f"p{n}"})[0] == 204
+        status, body = daemon.request("POST", "/api/mute", {"project": "one-too-many"})
+        assert status == 409 and "256" in body["error"]
+        assert daemon.request("POST", "/api/mute", {"project": "p3"})[0] == 204  # re-muting is fine
+        assert daemon.request("POST", "/api/unmute", {"project": "p0"})[0] == 204
+        assert daemon.request("POST", "/api/mute", {"project": "one-too-many"})[0] == 204
+        # The CLI says the same in one sentence, exit 1, and stores nothing.
+        cli = subprocess.run([sys.executable, "-m", "sessiond", "mute", "\x1b[2Jx"], env=daemon.env,
+                             capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 1 and cli.stderr.count("\n") == 1 and "\x1b" not in cli.stderr
+        doctor = subprocess.run([sys.executable, "-m", "sessiond", "doctor"], env=daemon.env,
+                                capture_output=True, text=True, timeout=60)
+        assert "\x1b" not in doctor.stdout and "p3" in doctor.stdout
+    finally:
+        daemon.kill()

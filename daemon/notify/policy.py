@@ -148,6 +148,28 @@ class Controls:
         return self.kinds in ("both", kind)
 
 
+# Muted projects kept at once: each toast decision looks at every one of them.
+MAX_MUTES = 256
+MAX_PROJECT_NAME = 200
+
+
+def project_name_problem(name: str) -> str | None:
+    """Why `name` cannot be muted (one sentence), or None when it can."""
+    if not name.strip():
+        return "The project name is empty."
+    if len(name) > MAX_PROJECT_NAME or not name.isprintable():
+        return f"A project name is at most {MAX_PROJECT_NAME} printable characters (no control characters)."
+    return None
+
+
+def mute_limit_problem(controls: Controls, project: str, now: datetime) -> str | None:
+    """Why one more mute cannot be added (one sentence), or None."""
+    live = controls.without_mute(project).pruned(now).mutes
+    if len(live) >= MAX_MUTES:
+        return f"{MAX_MUTES} projects are muted already; unmute some first."
+    return None
+
+
 def _parse_kinds(value: object) -> Kinds:
     if value not in KINDS:
         raise ControlsError(f"kinds must be one of approval, input, both, not {value!r}.")

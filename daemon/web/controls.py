@@ -12,8 +12,8 @@ from typing import Any
 
 from aiohttp import web
 from sessiond.notify.backend import change_controls, load_controls
-from sessiond.notify.policy import Controls
-from sessiond.protocol import MAX_TITLE, format_ts, utcnow
+from sessiond.notify.policy import Controls, mute_limit_problem, project_name_problem
+from sessiond.protocol import format_ts, utcnow
 from sessiond.store.db import Store
 from sessiond.web.routes import CONTEXT, Context
 
@@ -58,9 +58,10 @@ async def _project_from(request: web.Request) -> tuple[str, dict[str, Any]] | we
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("project"), str):
         return web.json_response({"error": "Send a JSON object with a \"project\" name."}, status=400)
-    project = body["project"].strip()[:MAX_TITLE]
-    if not project:
-        return web.json_response({"error": "The project name is empty."}, status=400)
+    project = body["project"].strip()
+    problem = project_name_problem(project)
+    if problem is not None:
+        return web.json_response({"error": problem}, status=400)
     return project, body
 
 
@@ -77,6 +78,10 @@ async def mute(request: web.Request) -> web.Response:
     now = utcnow()
     until = now + timedelta(seconds=seconds) if seconds is not None else None
     ctx: Context = request.app[CONTEXT]
+    current, _ = load_controls(ctx.config, request.app[STORE])
+    problem = mute_limit_problem(current, project, now)
+    if problem is not None:
+        return web.json_response({"error": problem}, status=409)
     change_controls(ctx.config, request.app[STORE], lambda c: c.with_mute(project, until, now))
     return web.Response(status=204)
 
