@@ -22,10 +22,10 @@ from sessiond.engine.outputs import FileProgress, Output, Publisher, SessionRemo
 from sessiond.engine.table import Previous
 from sessiond.hooks import route as hooks_route
 from sessiond.notify.desktop import Notifier
-from sessiond.protocol import ComponentHealth, utcnow
+from sessiond.protocol import ComponentHealth
 from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources import all_sources
-from sessiond.store.db import DB_NAME, Store, StoreError
+from sessiond.store.db import DB_NAME, Store, StoreError, move_aside, no_space
 from sessiond.store.persistence import Persistence
 from sessiond.web.controls import add_routes as controls_routes
 from sessiond.web.metrics import Metrics
@@ -57,6 +57,7 @@ class Components:
         parts = {k: v for k, v in self.tasks.health.items() if k not in ("loop_lag", "watchdog")}
         parts["notifier"] = self.notifier.health()
         parts["server"] = ComponentHealth("ok", f"loop lag {self.loop_lag_ms:.1f} ms")
+        parts["store"] = self.persistence.health()
         quarantined = self.engine.quarantined()
         parts["transcripts"] = (
             ComponentHealth("degraded", f"{len(quarantined)} file(s) quarantined")
@@ -134,17 +135,14 @@ def open_store(state_dir: Path) -> Store:
     path = state_dir / DB_NAME
     try:
         return Store(path)
-    except (StoreError, OSError) as exc:
-        stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-        aside = path.with_name(f"{DB_NAME}.corrupt-{stamp}")
+    except StoreError as exc:
+        if no_space(exc):
+            raise
+        aside = move_aside(path)
         log.warning(
             "database unreadable; moved aside and rebuilding from the transcripts",
             path=str(path), moved_to=str(aside), error=str(exc),
         )
-        for suffix in ("", "-wal", "-shm"):
-            extra = Path(f"{path}{suffix}")
-            if extra.exists():
-                extra.replace(Path(f"{aside}{suffix}"))
         return Store(path)
 
 

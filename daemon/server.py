@@ -15,6 +15,7 @@ import os
 import resource
 import signal
 import socket
+import sqlite3
 
 import structlog
 from aiohttp import web
@@ -24,6 +25,7 @@ from sessiond.protocol import RuntimeInfo, utcnow
 from sessiond.service import sdnotify
 from sessiond.service.tasks import measure_loop_lag
 from sessiond.statedir import DaemonError, StateLock
+from sessiond.store.db import StoreError, no_space
 from sessiond.watch.target import WatchStatus
 from sessiond.watch.watcher import sweep_loop, watch_loop
 
@@ -79,12 +81,18 @@ class Server:
                 f"Refusing to listen on {config.host}: sessiond serves every prompt you type, "
                 "so it only listens on loopback unless you pass --allow-remote."
             )
-        statedir.ensure_state_dir(config.state_dir)
         raise_fd_limit(max(8192, config.max_sse_clients + 1024))
-        self._lock.acquire()
-        sockets = self._bind()
-        config.port = int(sockets[0].getsockname()[1])
-        parts = self.parts = app.build(config, statedir.load_token(config.token_file))
+        try:
+            statedir.ensure_state_dir(config.state_dir)
+            self._lock.acquire()
+            sockets = self._bind()
+            config.port = int(sockets[0].getsockname()[1])
+            parts = self.parts = app.build(config, statedir.load_token(config.token_file))
+        except (OSError, StoreError, sqlite3.Error) as exc:
+            if no_space(exc):
+                raise DaemonError(f"The disk that holds {config.state_dir} is full; "
+                                  "free some space, then start sessiond again.") from exc
+            raise
         await parts.notifier.start()
         app.start_engine(parts.engine, parts.previous)
         self._runner = web.AppRunner(

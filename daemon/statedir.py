@@ -42,20 +42,37 @@ def ensure_state_dir(path: Path) -> None:
 
 
 def load_token(path: Path) -> str:
-    """The shared secret for hooks and the panel's writes; created 0600 on first start."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            os.chmod(path, 0o600)
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
+    """The shared secret for hooks and the panel; created 0600 on first start.
+
+    A new token is written to a temporary file first and linked into place only when
+    complete (link fails if another process made one meanwhile: then that one is used),
+    so a full disk never leaves an empty token file behind.
+    """
+    for _ in range(3):
+        try:
+            if path.stat().st_mode & 0o077:
+                os.chmod(path, 0o600)
+            token = path.read_text(encoding="utf-8").strip()
+            if token:
+                return token
+            path.unlink()  # empty (left by an older release on a full disk): make one
+        except FileNotFoundError:
+            pass
+        token = secrets.token_urlsafe(32)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(token + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.link(tmp, path)
             return token
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC, 0o600)
-    token = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(token + "\n")
-    return token
+        except FileExistsError:
+            continue  # another process won the race: read its token
+        finally:
+            tmp.unlink(missing_ok=True)
+    raise DaemonError(f"Cannot create the token in {path.parent}.")
 
 
 def rotate_token(path: Path) -> str:

@@ -15,6 +15,8 @@ starts later is picked up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import threading
 import webbrowser
 from collections import Counter
@@ -49,7 +51,7 @@ from sessiond.notify.policy import (
     should_withdraw,
 )
 from sessiond.protocol import WAITING, ComponentHealth, Status, Transition, utcnow
-from sessiond.store.db import Store
+from sessiond.store.db import Store, StoreError
 
 log = structlog.get_logger(__name__)
 
@@ -272,7 +274,7 @@ class Notifier:
             return
         # Claim the ledger row first: two deliveries racing for one transition (a
         # restart loop, a replay) end with one toast.
-        if not toast.reminder and not self.store.mark_notified(*toast.ledger_key):
+        if not toast.reminder and not self._claim(toast):
             self.stats.skipped["already_notified"] += 1
             return
         identifier = await self._send(toast)
@@ -281,7 +283,8 @@ class Notifier:
         if identifier is None:
             self.stats.failed += 1
             if not toast.reminder:
-                self.store.unmark_notified(*toast.ledger_key)
+                with contextlib.suppress(StoreError, sqlite3.Error):
+                    self.store.unmark_notified(*toast.ledger_key)
             return
         self.stats.sent += 1
         self.sent.append(SentToast(toast.session_id, toast.title, toast.body, toast.kind,
@@ -292,6 +295,15 @@ class Notifier:
         if latest is None or should_withdraw(toast.status, latest):
             # The session moved on while the toast was on its way.
             await self._withdraw(toast.session_id)
+
+    def _claim(self, toast: Toast) -> bool:
+        """Claim the toast's ledger row; a ledger that cannot be written (a full disk) does
+        not cost the user the toast (at worst a restart shows it once more)."""
+        try:
+            return self.store.mark_notified(*toast.ledger_key)
+        except (StoreError, sqlite3.Error) as exc:
+            log.warning("cannot record a toast in the ledger; showing it anyway", error=str(exc))
+            return True
 
     async def _send(self, toast: Toast) -> str | None:
         """Send one toast; its id once the backend accepted it, else None."""

@@ -13,7 +13,9 @@ are reserved in blocks, synchronously and rarely, so ids keep increasing across 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -22,8 +24,8 @@ from pathlib import Path
 import structlog
 from sessiond.engine.hub import Event, encode_frame
 from sessiond.engine.table import Previous
-from sessiond.protocol import JSONDict, Session
-from sessiond.store.db import Store
+from sessiond.protocol import ComponentHealth, JSONDict, Session
+from sessiond.store.db import Store, StoreError, no_space
 
 log = structlog.get_logger(__name__)
 
@@ -31,6 +33,43 @@ ID_BLOCK = 1000
 PRUNE_EVERY_S = 60.0
 FLUSH_GAP_S = 0.01
 _RESERVED_KEY = "event_id_reserved"
+# While the disk refuses writes, events wait in memory up to this many (the oldest are
+# dropped first: they are in the hub's history, and a restart rebuilds from transcripts).
+MAX_PENDING_EVENTS = 20_000
+# A failing write is logged once a minute, with the count of failures since.
+WARN_EVERY_S = 60.0
+# A failed write is tried again this much later, even if no new event comes.
+RETRY_S = 1.0
+ID_FLOOR_NAME = "event-id"
+_ID_FLOOR_SIZE = 32
+
+
+class IdFloor:
+    """The highest event id reserved, in a small file beside the database.
+
+    It outlives a corrupt database (moved aside and rebuilt) and a full disk: created at
+    start with a fixed size, it is then only overwritten in place, which needs no free
+    block. Ids therefore never go backwards, whatever happened to the database.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> int:
+        try:
+            text = self.path.read_bytes().decode("ascii", errors="replace").strip()
+            return int(text) if text.isdigit() else 0
+        except OSError:
+            return 0
+
+    def write(self, value: int) -> None:
+        data = str(value).encode().ljust(_ID_FLOOR_SIZE)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            os.pwrite(fd, data, 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class Persistence:
@@ -54,6 +93,12 @@ class Persistence:
         self._pruned_at = 0.0
         self._flushed_at = -FLUSH_GAP_S
         self.failures = 0
+        self.dropped_events = 0
+        # Why the last write failed (None: the last write went through).
+        self.problem: str | None = None
+        self._warned_at = -WARN_EVERY_S
+        self._unwarned = 0
+        self.id_floor = IdFloor(store.path.with_name(ID_FLOOR_NAME))
         # Called after each flush, committed or not: the hub releases the events to the
         # clients (a failed write is reported by /health; the daemon keeps serving).
         self.on_flushed: Callable[[], None] | None = None
@@ -67,7 +112,7 @@ class Persistence:
             frame = encode_frame(kind, payload, event_id)
             history.append(Event(event_id, kind, payload, frame, agent, session_id, to_status))
         last_logged = history[-1].id if history else 0
-        last_id = max(last_logged, int(self.store.get_json(_RESERVED_KEY, 0)))
+        last_id = max(last_logged, int(self.store.get_json(_RESERVED_KEY, 0)), self.id_floor.read())
         sessions = {}
         for sid, data in self.store.load_sessions().items():
             try:
@@ -98,8 +143,32 @@ class Persistence:
         self._schedule()
 
     def _reserve(self, last_id: int) -> None:
+        """Reserve the next block of ids on disk before any of them is used."""
         self._reserved = last_id + ID_BLOCK
-        self.store.set_json(_RESERVED_KEY, self._reserved)
+        try:
+            self.id_floor.write(self._reserved)
+        except OSError as exc:
+            self._failed(f"cannot save the event id floor: {exc.strerror or exc}")
+        with contextlib.suppress(StoreError, sqlite3.Error):
+            self.store.set_json(_RESERVED_KEY, self._reserved)
+
+    def health(self) -> ComponentHealth:
+        if self.problem is None:
+            dropped = f", {self.dropped_events} event(s) not saved" if self.dropped_events else ""
+            return ComponentHealth("ok", f"saving events{dropped}")
+        return ComponentHealth("degraded", self.problem)
+
+    def _failed(self, problem: str) -> None:
+        """Note a failed write; log it at most once a minute, with a count."""
+        self.failures += 1
+        self.problem = problem
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY_S:
+            log.warning("could not write to the state dir", error=problem,
+                        failures_since_last_warning=self._unwarned)
+            self._warned_at, self._unwarned = now, 0
+        else:
+            self._unwarned += 1
 
     def _schedule(self) -> None:
         if self._handle is not None:
@@ -163,14 +232,23 @@ class Persistence:
                     self._pruned_at = now
                     self._prune(db, now)
         except Exception as exc:
-            # The daemon keeps serving from memory; the next flush tries again.
-            self.failures += 1
-            log.warning("could not write to the database", error=str(exc))
+            # The daemon keeps serving from memory; the next flush tries again (after a
+            # rebuild of a corrupt database, into the fresh one).
+            reason = "the disk is full" if no_space(exc) else str(exc)
+            self._failed(f"cannot write the database: {reason}")
             self._events = events + self._events
+            if len(self._events) > MAX_PENDING_EVENTS:
+                drop = len(self._events) - MAX_PENDING_EVENTS
+                self.dropped_events += drop
+                del self._events[:drop]
             for sid, data in sessions.items():
                 self._sessions.setdefault(sid, data)
             for path, position in offsets.items():
                 self._offsets.setdefault(path, position)
+            with contextlib.suppress(RuntimeError):  # no loop: offline use
+                self._handle = asyncio.get_running_loop().call_later(RETRY_S, self.flush)
+            return
+        self.problem = None
 
     def _prune(self, db: sqlite3.Connection, now: float) -> None:
         """Keep at least the last `keep_events` events, and everything of the last day."""

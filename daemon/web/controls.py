@@ -7,6 +7,8 @@ write passes. The panel gets the token inside its own page, which no other origi
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from aiohttp import web
 from sessiond.notify.backend import change_controls, load_controls
 from sessiond.notify.policy import Controls, mute_limit_problem, project_name_problem
 from sessiond.protocol import format_ts, utcnow
-from sessiond.store.db import Store
+from sessiond.store.db import Store, StoreError, no_space
 from sessiond.web.routes import CONTEXT, Context
 
 STORE: web.AppKey[Store] = web.AppKey("sessiond_store", Store)
@@ -82,8 +84,8 @@ async def mute(request: web.Request) -> web.Response:
     problem = mute_limit_problem(current, project, now)
     if problem is not None:
         return web.json_response({"error": problem}, status=409)
-    change_controls(ctx.config, request.app[STORE], lambda c: c.with_mute(project, until, now))
-    return web.Response(status=204)
+    return _saved(lambda: change_controls(ctx.config, request.app[STORE],
+                                          lambda c: c.with_mute(project, until, now)))
 
 
 async def unmute(request: web.Request) -> web.Response:
@@ -92,5 +94,14 @@ async def unmute(request: web.Request) -> web.Response:
         return parsed
     project, _ = parsed
     ctx: Context = request.app[CONTEXT]
-    change_controls(ctx.config, request.app[STORE], lambda c: c.without_mute(project))
+    return _saved(lambda: change_controls(ctx.config, request.app[STORE], lambda c: c.without_mute(project)))
+
+
+def _saved(change: Callable[[], object]) -> web.Response:
+    """204 once the change is stored; 503 with one sentence when it cannot be."""
+    try:
+        change()
+    except (StoreError, sqlite3.Error, OSError) as exc:
+        reason = "the disk is full" if no_space(exc) else "the database cannot be written"
+        return web.json_response({"error": f"The change cannot be saved: {reason}."}, status=503)
     return web.Response(status=204)
