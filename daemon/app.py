@@ -69,7 +69,8 @@ class Components:
 
 def build(config: Config, token: str) -> Components:
     """Every part of the daemon, connected; nothing started yet (see `Server.startup`)."""
-    hub = EventHub(capacity=config.event_buffer, client_limit=config.client_queue)
+    hub = EventHub(capacity=config.event_buffer, client_limit=config.client_queue,
+                   memory_budget=config.sse_budget_bytes)
     publisher = Publisher(hub)
     engine = Engine(config, publisher, all_sources())
     store = open_store(config.state_dir)
@@ -97,9 +98,21 @@ def build(config: Config, token: str) -> Components:
         hook_handler=hooks_route.make_handler(engine, metrics),
         extra_routes=[controls_routes(store), hooks_route.add_routes],
     )
+    metrics.extra_text.append(lambda: _connections_text(ctx))
     parts = Components(config, hub, publisher, engine, store, persistence, previous, notifier,
                        metrics, tasks, ctx, build_app(ctx))
     return parts
+
+
+def _connections_text(ctx: Context) -> str:
+    guard = ctx.connections
+    return "\n".join([
+        "# TYPE sessiond_connections gauge",
+        f"sessiond_connections {guard.open}",
+        "# TYPE sessiond_connections_closed_total counter",
+        f'sessiond_connections_closed_total{{reason="slow_head"}} {guard.closed_slow}',
+        f'sessiond_connections_closed_total{{reason="over_limit"}} {guard.closed_over_limit}',
+    ])
 
 
 def _to_persistence(persistence: Persistence) -> Callable[[Output, Event | None], None]:

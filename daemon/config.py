@@ -69,6 +69,16 @@ class Config:
     # Frames queued for one SSE client before it is dropped as too slow.
     client_queue: int = 2_000
     max_sse_clients: int = 256
+    # Of those, the last ones are kept for the panel (clients with its login cookie), so a
+    # script holding streams cannot lock the owner's browser out.
+    panel_sse_slots: int = 16
+    # What all SSE clients together may hold in memory (queued frames and socket buffers);
+    # beyond it the clients holding most are cut first (they reconnect and resume).
+    sse_budget_bytes: int = 64 * 1024 * 1024
+    # A connection must send a complete request head within this time.
+    head_timeout_s: float = 10.0
+    # Open connections at most; beyond it, the oldest that never sent a request is closed.
+    max_connections: int = 4096
     # Files not written for this long start as idle without being read.
     cold_after: timedelta = timedelta(days=1)
     # Stat every known file this often, in case the watcher missed an event. None: 20 s
@@ -169,6 +179,10 @@ _DAEMON_KEYS: dict[str, tuple[str, Any]] = {
     "event_buffer": ("event_buffer", int),
     "client_queue": ("client_queue", int),
     "max_sse_clients": ("max_sse_clients", int),
+    "panel_sse_slots": ("panel_sse_slots", int),
+    "sse_budget_mb": ("sse_budget_bytes", lambda v: int(v * 1024 * 1024)),
+    "head_timeout_s": ("head_timeout_s", float),
+    "max_connections": ("max_connections", int),
     "sweep_every_s": ("sweep_every", float),
     "cold_after_s": ("cold_after", lambda v: timedelta(seconds=v)),
     "watch_step_ms": ("watch_step_ms", int),

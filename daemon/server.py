@@ -28,6 +28,7 @@ from sessiond.statedir import DaemonError, StateLock
 from sessiond.store.db import StoreError, no_space
 from sessiond.watch.target import WatchStatus
 from sessiond.watch.watcher import sweep_loop, watch_loop
+from sessiond.web.connections import GuardedSockSite
 
 log = structlog.get_logger(__name__)
 
@@ -105,11 +106,13 @@ class Server:
             max_line_size=MAX_LINE_SIZE,
             max_field_size=MAX_FIELD_SIZE,
             max_headers=MAX_HEADERS,
+            # Idle keep-alive connections are closed (a new head gets its own timeout).
+            keepalive_timeout=15.0,
         )
         await self._runner.setup()
         parts.context.port = config.port
         for sock in sockets:
-            await web.SockSite(self._runner, sock).start()
+            await GuardedSockSite(self._runner, sock, parts.context.connections).start()
         statedir.write_runtime(config.runtime_file, RuntimeInfo(
             pid=os.getpid(), port=config.port, url=config.base_url, version=__version__,
             started_at=utcnow(),

@@ -296,10 +296,11 @@ def soft_fd_limit(limit: int) -> Iterator[None]:
 
 
 async def open_stream(
-    port: int, token: str
+    port: int, token: str, *, cookie: str | None = None
 ) -> tuple[int, dict[str, str], asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\n"
+    credential = f"Cookie: sessiond={cookie}" if cookie else f"Authorization: Bearer {token}"
+    writer.write(f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{credential}\r\n"
                  "Accept: text/event-stream\r\n\r\n".encode())
     head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)
     lines = head.decode().split("\r\n")
@@ -309,6 +310,8 @@ async def open_stream(
 
 
 async def test_300_sse_clients_the_first_256_stream_the_rest_get_503(tmp_path: Path) -> None:
+    """256 streams at most; the last 16 are kept for the panel (its login cookie), so a
+    script holding streams cannot lock the owner's browser out."""
     daemon = make_daemon(tmp_path / "d")
     daemon.claude_projects.mkdir(parents=True)
     # Started with a soft limit of 256 open files: the daemon must raise its own.
@@ -327,8 +330,16 @@ async def test_300_sse_clients_the_first_256_stream_the_rest_get_503(tmp_path: P
             else:
                 refused.append(headers)
                 writer.close()
-        assert statuses == [200] * 256 + [503] * 44
+        assert statuses == [200] * 240 + [503] * 60  # tokens: all but the panel's 16
         assert all(h.get("retry-after", "").isdigit() for h in refused)
+        cookie = daemon.login_cookie()
+        for n in range(17):
+            status, _, reader, writer = await open_stream(daemon.port, daemon.token, cookie=cookie)
+            assert status == (200 if n < 16 else 503), n
+            if status == 200:
+                streams.append((reader, writer))
+            else:
+                writer.close()
         # The 256 really stream: each got its snapshot.
         for reader, _ in streams:
             await asyncio.wait_for(reader.readuntil(b"event: snapshot\n"), 15)
@@ -341,10 +352,10 @@ async def test_300_sse_clients_the_first_256_stream_the_rest_get_503(tmp_path: P
             if (await asyncio.to_thread(daemon.get, "/health"))[1]["clients"] == 255:
                 break
             await asyncio.sleep(0.05)
-        status, _, _, writer = await open_stream(daemon.port, daemon.token)
+        status, _, _, writer = await open_stream(daemon.port, daemon.token, cookie=cookie)
         streams.append((reader, writer))
-        assert status == 200
-        print(f"\n300 SSE clients: {statuses.count(200)} streamed, {statuses.count(503)} got 503 "
+        assert status == 200  # a panel place freed is a panel place taken
+        print(f"\n300 SSE clients: {statuses.count(200)} (+16 panel) streamed, {statuses.count(503)} got 503 "
               "with Retry-After; the daemon started under a soft limit of 256 open files")
         for _, writer in streams:
             writer.close()

@@ -74,11 +74,25 @@ class EventFilter:
         return self.status is None or session.get("status") == self.status
 
 
+@dataclass(slots=True)
+class MemoryBudget:
+    """The bytes every SSE client together may hold: queued frames plus what its socket
+    has not sent yet (reported by the stream handler before each write)."""
+
+    limit: int = 64 * 1024 * 1024
+    used: int = 0
+    cut: int = 0  # clients cut off to stay within it
+
+
 @dataclass(eq=False, slots=True)
 class Subscriber:
     filter: EventFilter
     limit: int
+    budget: MemoryBudget = field(default_factory=MemoryBudget)
     backlog: deque[bytes] = field(default_factory=deque)
+    # Bytes counted against the budget: the backlog, and the socket's unsent bytes.
+    queued_bytes: int = 0
+    socket_bytes: int = 0
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     # Set when the backlog overflowed: the client is cut off.
     overflowed: bool = False
@@ -87,24 +101,45 @@ class Subscriber:
     # handler blocked writing to a client that stopped reading.
     on_overflow: Callable[[], None] | None = None
 
+    @property
+    def held(self) -> int:
+        return self.queued_bytes + self.socket_bytes
+
     def offer(self, frame: bytes) -> None:
         if self.overflowed or self.closed:
             return
         if len(self.backlog) >= self.limit:
-            self.overflowed = True
-            self.backlog.clear()
-            if self.on_overflow is not None:
-                self.on_overflow()
+            self.cut_off()
         else:
             self.backlog.append(frame)
+            self.queued_bytes += len(frame)
+            self.budget.used += len(frame)
         self.ready.set()
 
     def take(self) -> bytes:
         """Everything queued, as one write."""
         frames = b"".join(self.backlog)
         self.backlog.clear()
+        self.budget.used -= self.queued_bytes
+        self.queued_bytes = 0
         self.ready.clear()
         return frames
+
+    def set_socket_bytes(self, unsent: int) -> None:
+        self.budget.used += unsent - self.socket_bytes
+        self.socket_bytes = unsent
+
+    def cut_off(self) -> None:
+        """Stop this client: it holds too much (it reconnects and resumes from history)."""
+        if self.overflowed:
+            return
+        self.overflowed = True
+        self.backlog.clear()
+        self.budget.used -= self.queued_bytes + self.socket_bytes
+        self.queued_bytes = self.socket_bytes = 0
+        if self.on_overflow is not None:
+            self.on_overflow()
+        self.ready.set()
 
     def close(self) -> None:
         self.closed = True
@@ -119,7 +154,9 @@ class EventHub:
     seen is never re-derived and sent again under a new id after a `kill -9`.
     """
 
-    def __init__(self, *, capacity: int = 10_000, client_limit: int = 2_000, first_id: int = 0):
+    def __init__(self, *, capacity: int = 10_000, client_limit: int = 2_000, first_id: int = 0,
+                 memory_budget: int = 64 * 1024 * 1024):
+        self.budget = MemoryBudget(memory_budget)
         self._history: deque[Event] = deque(maxlen=capacity)
         self._subscribers: set[Subscriber] = set()
         self._client_limit = client_limit
@@ -162,6 +199,17 @@ class EventHub:
         for sub in self._subscribers:
             if sub.filter.matches(event):
                 sub.offer(event.frame)
+        self.keep_within_budget()
+
+    def keep_within_budget(self, extra: int = 0) -> None:
+        """Cut the clients holding most until all of them (plus `extra` bytes about to be
+        written) fit the memory budget: one slow client costs itself, not the daemon."""
+        while self.budget.used + extra > self.budget.limit:
+            live = [s for s in self._subscribers if not s.overflowed and s.held > 0]
+            if not live:
+                return
+            max(live, key=lambda s: s.held).cut_off()
+            self.budget.cut += 1
 
     @property
     def released_id(self) -> int:
@@ -191,13 +239,16 @@ class EventHub:
             self.last_id = max(self.last_id, event.id)
 
     def subscribe(self, event_filter: EventFilter) -> Subscriber:
-        sub = Subscriber(event_filter, self._client_limit)
+        sub = Subscriber(event_filter, self._client_limit, self.budget)
         self._subscribers.add(sub)
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
         if sub.overflowed:
             self.dropped_clients += 1
+        else:
+            self.budget.used -= sub.queued_bytes + sub.socket_bytes
+            sub.queued_bytes = sub.socket_bytes = 0
         self._subscribers.discard(sub)
         sub.close()
 

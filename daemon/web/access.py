@@ -55,14 +55,18 @@ class Access:
     def token_matches(self, supplied: str) -> bool:
         return hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), self.token().encode())
 
+    def by_cookie(self, request: web.Request) -> bool:
+        """Does the request carry the panel's login cookie?"""
+        cookie = request.cookies.get(COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.cookie_value().encode())
+
     def allows(self, request: web.Request) -> bool:
         """Does the request carry the token or the panel's cookie?"""
         header = request.headers.get("Authorization", "")
         scheme, _, supplied = header.partition(" ")
         if scheme.lower() == "bearer" and supplied.strip() and self.token_matches(supplied.strip()):
             return True
-        cookie = request.cookies.get(COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie.encode(), self.cookie_value().encode())
+        return self.by_cookie(request)
 
     def _stat(self) -> tuple[int, int, int] | None:
         if self._file is None:

@@ -8,8 +8,10 @@ must not come from another web origin. No CORS headers are ever sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,11 +27,13 @@ from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventFilter, EventHub, Subscriber, encode_frame
 from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict, Reset, Shutdown, Snapshot
 from sessiond.web.access import LOGIN_HINT, Access, login_cookie
+from sessiond.web.connections import ConnectionGuard
 from sessiond.web.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
 HOOK_BODY_LIMIT = 1024 * 1024
+SSE_SOCKET_BUFFER = 256 * 1024
 HookHandler = Callable[[str, JSONDict, float], None]
 
 _CONTENT_TYPES = {
@@ -68,9 +72,11 @@ class Context:
     streams: set[Subscriber] = field(default_factory=set)
     snapshot_cache: tuple[tuple[int, EventFilter], bytes] | None = None
     access: Access = field(init=False)
+    connections: ConnectionGuard = field(init=False)
 
     def __post_init__(self) -> None:
         self.access = Access(self.token, self.config.token_file)
+        self.connections = ConnectionGuard(self.config.head_timeout_s, self.config.max_connections)
 
     def allowed_hosts(self) -> set[str]:
         port = self.port
@@ -97,6 +103,7 @@ async def guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     ctx = ctx_of(request)
+    ctx.connections.head_seen(request.transport)
     allowed = ctx.allowed_hosts()
     if not ctx.config.allow_remote and request.headers.get("Host", "") not in allowed:
         return _error(403, "This daemon only answers requests addressed to it on loopback.")
@@ -280,7 +287,9 @@ async def events(request: web.Request) -> web.StreamResponse:
     wanted = _filter_from(request)
     if wanted.status is not None and wanted.status not in STATUSES:
         return _error(400, f"Unknown status {wanted.status!r}.")
-    if ctx.hub.clients >= ctx.config.max_sse_clients:
+    # The last slots are the panel's (its login cookie): scripts cannot lock the owner out.
+    reserved = 0 if ctx.access.by_cookie(request) else ctx.config.panel_sse_slots
+    if ctx.hub.clients >= max(0, ctx.config.max_sse_clients - reserved):
         response = _error(503, "Too many event-stream clients; try again later.")
         response.headers["Retry-After"] = "5"
         return response
@@ -293,19 +302,38 @@ async def events(request: web.Request) -> web.StreamResponse:
     transport = request.transport
     if transport is not None:
         sub.on_overflow = transport.abort
+        # A fixed kernel send buffer per stream: what a client does not read then stays
+        # in our own buffers, where the memory budget sees (and bounds) it.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SSE_SOCKET_BUFFER)
     resp = EventSourceResponse(ping_interval=ctx.config.sse_ping_s)
+
+    async def write(data: bytes) -> bool:
+        """Write within the memory budget; False when this client was cut off for it."""
+        unsent = transport.get_write_buffer_size() if transport is not None else 0
+        sub.set_socket_bytes(unsent + len(data))
+        ctx.hub.keep_within_budget()
+        if sub.overflowed:
+            return False
+        await resp.write(data)
+        sub.set_socket_bytes(transport.get_write_buffer_size() if transport is not None else 0)
+        return True
+
     try:
         await resp.prepare(request)
-        await resp.write(opening)
-        while True:
+        written = await write(opening)
+        while written:
             await sub.ready.wait()
             if sub.closed:
                 await resp.write(encode_frame("shutdown", Shutdown().to_json()))
                 break
             if sub.overflowed:
-                log.warning("dropping an SSE client that stopped reading")
                 break
-            await resp.write(sub.take())
+            written = await write(sub.take())
+        if sub.overflowed:
+            log.warning("dropping an SSE client that holds too much unread data")
     except ConnectionResetError:
         pass  # the client went away (or was cut off for not reading)
     finally:
