@@ -38,10 +38,12 @@ def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, superv
     config = load_config(port=port, host=host, allow_remote=allow_remote, notify=not no_notify)
     if supervise:
         from sessiond.service.supervisor import daemon_command, run_supervised
+        from sessiond.service.tasks import HEARTBEAT_NAME
 
         options = [f"--port={config.port}", f"--host={host}"]
         options += ["--allow-remote"] * allow_remote + ["--no-notify"] * no_notify
-        sys.exit(run_supervised(daemon_command(*options), config.port, host=host))
+        sys.exit(run_supervised(daemon_command(*options), config.port, host=host,
+                                heartbeat=config.state_dir / HEARTBEAT_NAME))
     configure(config.log_file)
     try:
         code = Server(config).run()

@@ -54,7 +54,7 @@ class Components:
         self.loop_lag_ms = lag_ms
 
     def health(self) -> dict[str, ComponentHealth]:
-        parts = {k: v for k, v in self.tasks.health.items() if k not in ("loop_lag", "watchdog")}
+        parts = {k: v for k, v in self.tasks.health.items() if k not in ("loop_lag", "watchdog", "heartbeat")}
         parts["notifier"] = self.notifier.health()
         parts["server"] = ComponentHealth("ok", f"loop lag {self.loop_lag_ms:.1f} ms")
         parts["store"] = self.persistence.health()

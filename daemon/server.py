@@ -23,7 +23,7 @@ from sessiond import __version__, app, statedir
 from sessiond.config import LOOPBACK_HOSTS, Config
 from sessiond.protocol import RuntimeInfo, utcnow
 from sessiond.service import sdnotify
-from sessiond.service.tasks import measure_loop_lag
+from sessiond.service.tasks import HEARTBEAT_NAME, heartbeat_loop, measure_loop_lag
 from sessiond.statedir import DaemonError, StateLock
 from sessiond.store.db import StoreError, no_space
 from sessiond.watch.target import WatchStatus
@@ -153,6 +153,7 @@ class Server:
         )
         tasks.spawn("sweep", lambda: sweep_loop(engine, status, config.sweep_every))
         tasks.spawn("loop_lag", lambda: measure_loop_lag(parts.record_lag))
+        tasks.spawn("heartbeat", lambda: heartbeat_loop(config.state_dir / HEARTBEAT_NAME))
         # Fed from the event loop itself: a stalled loop stops feeding systemd's watchdog.
         tasks.spawn("watchdog", sdnotify.watchdog_loop)
 

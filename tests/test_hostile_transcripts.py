@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -559,5 +560,60 @@ def test_a_transcript_rewritten_in_place_shows_its_new_content(tmp_path: Path) -
         assert t.path.stat().st_ino == inode
         wait_for(lambda: daemon.sessions()[t.session_id]["title"] == "the new task")
         assert daemon.sessions()[t.session_id]["status"] == "working"
+    finally:
+        daemon.kill()
+
+
+def test_inputs_that_would_cost_unbounded_memory_are_skipped_with_one_warning_each(tmp_path: Path) -> None:
+    """Measured before: a 63 MB Gemini document of empty lists took RSS to 1.72 GB and
+    stalled /health 16.7 s; one 15 MB line of empty lists cost 371 MB. Now such input is
+    recognised cheaply (its size, its density of brackets) and skipped; the daemon goes on.
+    (The memory and loop-lag figures are in bench/, not asserted here.)"""
+    daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        t = ClaudeTranscript(daemon.claude_projects)
+        t.write(t.prompt("before the bomb"))
+        wait_for(lambda: t.session_id in daemon.sessions())
+        t.write_raw(b"[]" * 7_500_000 + b"\n")  # one 15 MB line of empty lists
+        t.write(t.reply("after the bomb"))
+        wait_for(lambda: daemon.sessions()[t.session_id]["status"] == "waiting_for_input")
+        chats = Path(daemon.env["GEMINI_CLI_HOME"]) / ".gemini" / "tmp" / ("a" * 64) / "chats"
+        chats.mkdir(parents=True)
+        dense = chats / "session-2026-01-01T00-00-abcdef12.json"
+        dense.write_bytes(b'{"sessionId":"abcdef12","messages":[' + b"[]," * 4_000_000 + b"[]]}")
+        huge = chats / "session-2026-01-01T00-01-bbbbbbbb.json"
+        huge.write_bytes(b'{"sessionId":"bbbbbbbb","messages":[],"pad":"' + b"x" * (17 * 1024 * 1024) + b'"}')
+        marker = ClaudeTranscript(daemon.claude_projects)
+        marker.write(marker.prompt("a marker after the documents"))
+        wait_for(lambda: marker.session_id in daemon.sessions())
+        settle(daemon)
+        found = warnings(daemon)
+        assert [w for w in found if w.get("kind") == "garbage" and w["path"] == str(t.path)]
+        assert len([w for w in found if w["path"] == str(dense)]) == 1
+        assert "too many nested values" in next(w["event"] for w in found if w["path"] == str(dense))
+        assert len([w for w in found if w["path"] == str(huge)]) == 1
+        assert daemon.get("/health")[0] == 200
+    finally:
+        daemon.kill()
+
+
+def test_a_million_tiny_lines_are_all_read_while_the_daemon_keeps_answering(tmp_path: Path) -> None:
+    daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        t = ClaudeTranscript(daemon.claude_projects)
+        t.write(t.prompt("a burst follows"))
+        wait_for(lambda: t.session_id in daemon.sessions())
+        t.write_raw(b'{"type":"progress"}\n' * 1_000_000)
+        t.write(t.reply("the burst is over"))
+        answered = 0
+        while daemon.sessions()[t.session_id]["status"] != "waiting_for_input":
+            answered += daemon.get("/health")[0] == 200  # answered between slices of the burst
+        _, text = daemon.get("/metrics")
+        found = re.search(r"^sessiond_lines_read_total (\d+)$", text, re.M)
+        assert found and int(found.group(1)) >= 1_000_002 and answered >= 1
     finally:
         daemon.kill()

@@ -41,9 +41,28 @@ if mode == "clean":
 if mode == "mute":
     while True:
         time.sleep(1)
+busy = [False]
+if mode == "busy":
+    # Like a daemon whose loop works through a huge burst: /health hangs (SIGUSR1) while
+    # the loop still touches its heartbeat file, until SIGUSR2 stops that too (hung).
+    import threading
+    heartbeat, beating = sys.argv[4], [True]
+
+    def beat():
+        while True:
+            if beating[0]:
+                open(heartbeat, "a").close()
+                os.utime(heartbeat)
+            time.sleep(0.1)
+
+    threading.Thread(target=beat, daemon=True).start()
+    signal.signal(signal.SIGUSR1, lambda *_: busy.__setitem__(0, True))
+    signal.signal(signal.SIGUSR2, lambda *_: beating.__setitem__(0, False))
 
 class Health(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        while busy[0]:
+            time.sleep(0.05)
         body = json.dumps({"status": "ok", "pid": os.getpid()}).encode()
         self.send_response(200 if self.path == "/health" else 404)
         self.send_header("Content-Type", "application/json")
@@ -64,8 +83,12 @@ finally:
 SUPERVISE = r"""
 import json, sys
 from sessiond.service.supervisor import run_supervised
+from pathlib import Path
 spec = json.loads(sys.argv[1])
-sys.exit(run_supervised(spec["child"], spec["port"], **spec["options"]))
+options = spec["options"]
+if "heartbeat" in options:
+    options["heartbeat"] = Path(options["heartbeat"])
+sys.exit(run_supervised(spec["child"], spec["port"], **options))
 """
 
 FAST = {
@@ -162,7 +185,8 @@ def supervise(tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
         marker = tmp_path / f"signals-{len(started)}.txt"
         log = tmp_path / f"supervisor-{len(started)}.log"
         spec = {
-            "child": [sys.executable, str(child_script), str(port), mode, str(marker)],
+            "child": [sys.executable, str(child_script), str(port), mode, str(marker),
+                      *([options["heartbeat"]] if "heartbeat" in options else [])],
             "port": port,
             "options": FAST | options,
         }
@@ -222,6 +246,22 @@ def test_stopped_child_is_detected_killed_and_replaced(
             pass
     assert second != first
     assert "stopped answering /health; killing it" in sup.output()
+
+
+def test_a_busy_child_whose_loop_beats_is_not_killed_but_a_silent_one_is(
+    supervise: Callable[..., Supervised], tmp_path: Path
+) -> None:
+    """A daemon working through a huge burst answers /health slowly; its event loop still
+    touches the heartbeat file, so it is busy, not hung. Without the heartbeat it was killed."""
+    sup = supervise("busy", heartbeat=str(tmp_path / "heartbeat"))
+    first = sup.supervised_pid()
+    os.kill(first, signal.SIGUSR1)  # /health stops answering; the heartbeat goes on
+    wait_until(lambda: sup.output().count("the daemon is busy") >= 5, what="five busy checks")
+    assert alive(first) and "killing it" not in sup.output()
+    os.kill(first, signal.SIGUSR2)  # now the loop is silent too: hung
+    wait_until(lambda: not alive(first), what="the silent child killed")
+    assert "stopped answering /health; killing it" in sup.output()
+    sup.healthy_pid(other_than=first)
 
 
 def test_repeated_fast_failures_give_up_loudly(supervise: Callable[..., Supervised]) -> None:

@@ -146,3 +146,19 @@ def test_a_symlink_is_never_opened(tmp_path: Path) -> None:
     real.write_bytes(b'{"a":1}\n')
     with pytest.raises(NotAFile, match="replaced"):
         read_tail(real, 1024, inode=real.stat().st_ino + 1)
+
+
+def test_a_burst_of_tiny_lines_is_handed_out_in_bounded_batches(tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    append(path, b"{}\n" * 25_000)
+    tailer = Tailer(path, max_lines=10_000)
+    sizes = []
+    while True:
+        batch = tailer.read()
+        sizes.append(len(batch.lines))
+        if not batch.more:
+            break
+    assert sizes == [10_000, 10_000, 5_000]
+    assert tailer.committed_offset == path.stat().st_size
+    append(path, b'{"a":1}\n')
+    assert tailer.read().lines == [(25_001, b'{"a":1}')]

@@ -20,8 +20,9 @@ from sessiond.sources.base import TranscriptState
 
 log = structlog.get_logger(__name__)
 
-# One turn of the event loop reads at most this many tailer batches of one file.
-READ_SLICES = 4
+# One turn of the event loop reads at most this many tailer batches of one file (each at
+# most 1 MiB and 5,000 lines: a turn stays under ~50 ms whatever the input).
+READ_SLICES = 1
 
 
 class FileFeeder:

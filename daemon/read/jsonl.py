@@ -24,6 +24,16 @@ _OBJECT_START = re.compile(r"\{[ \t\r\n]*[\"}]")
 # otherwise cost one failed parse per start, each O(line) for the error's position: the
 # rest of the line is given up after this many failures.
 MAX_FAILURES = 32
+# A line this long is looked at before it is decoded: one of mostly brackets (`[[]...]`,
+# 15 MB of empty lists cost 371 MB to decode) is skipped as garbage. Real lines with big
+# tool outputs hold their brackets inside strings, far more thinly.
+CHECKED_OVER = 1024 * 1024
+
+
+def too_many_containers(raw: bytes) -> bool:
+    """Would decoding this build an unreasonable number of lists and objects?"""
+    containers = raw.count(b"[") + raw.count(b"{")
+    return containers > 100_000 and containers * 16 > len(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +45,8 @@ class DecodedLine:
 
 def decode_line(raw: bytes) -> DecodedLine:
     """All JSON objects in one line, in order. Garbage between them is skipped."""
+    if len(raw) > CHECKED_OVER and too_many_containers(raw):
+        return DecodedLine([], True)
     # errors="replace": one bad byte must not cost the whole line. (A U+FFFD the agent
     # really wrote is text, not garbage: only a failed strict decode counts.) Lone
     # surrogates in \u escapes survive json decoding; display code clips them safely.

@@ -20,9 +20,11 @@ CHUNK = 1024 * 1024
 # Lines longer than this are skipped (a pasted image, a runaway tool output). Real
 # metadata lines can be tens of KB; 16 MiB leaves ample room.
 MAX_LINE = 16 * 1024 * 1024
-# One read() call hands out at most this much; the caller loops while `more` is set,
-# so one busy file cannot hold the event loop for long.
-MAX_BATCH = 4 * 1024 * 1024
+# One read() call hands out at most this much, and at most this many lines; the caller
+# loops while `more` is set, yielding to the event loop between calls, so one busy file
+# (a million tiny lines at once) cannot hold the loop for long.
+MAX_BATCH = 1024 * 1024
+MAX_BATCH_LINES = 5_000
 
 
 class NotAFile(Exception):
@@ -84,6 +86,7 @@ class Tailer:
         max_line: int = MAX_LINE,
         chunk: int = CHUNK,
         max_batch: int = MAX_BATCH,
+        max_lines: int = MAX_BATCH_LINES,
     ) -> None:
         self.path = path
         self.offset = offset  # bytes consumed from the file, including `_pending`
@@ -92,6 +95,7 @@ class Tailer:
         self.max_line = max_line
         self.chunk = chunk
         self.max_batch = max_batch
+        self.max_lines = max_lines
         self._pending = bytearray()
         self._skipping = False
         # The file's first bytes as last read (see FINGERPRINT); None until the first read.
@@ -123,11 +127,11 @@ class Tailer:
                 data = os.read(fd, self.chunk)
                 if not data:
                     break
-                self.offset += len(data)
-                handed += len(data)
-                self._consume(data, batch)
-                if handed >= self.max_batch:
-                    batch.more = True
+                used = self._consume(data, batch)
+                self.offset += used
+                handed += used
+                if used < len(data) or handed >= self.max_batch:
+                    batch.more = True  # the rest is read in a later turn of the loop
                     break
         finally:
             os.close(fd)
@@ -141,9 +145,13 @@ class Tailer:
         self._pending.clear()
         self._skipping = False
 
-    def _consume(self, data: bytes, batch: Batch) -> None:
+    def _consume(self, data: bytes, batch: Batch) -> int:
+        """Take complete lines from `data` (up to `max_lines` in the batch); returns how
+        many bytes were used (the rest is read again later)."""
         start = 0
         while True:
+            if len(batch.lines) >= self.max_lines and not self._pending and not self._skipping:
+                return start
             newline = data.find(b"\n", start)
             if newline < 0:
                 break
@@ -161,14 +169,15 @@ class Tailer:
             start = newline + 1
         rest = data[start:]
         if not rest or self._skipping:
-            return
+            return len(data)
         if len(self._pending) + len(rest) > self.max_line:
             # Too long to be a line worth keeping: drop what we have and skip to its end.
             self._pending.clear()
             self._skipping = True
             batch.skipped.append(self.line_no + 1 if self.line_no is not None else None)
-            return
+            return len(data)
         self._pending += rest
+        return len(data)
 
     def _emit(self, line: bytes, batch: Batch) -> None:
         if len(line) > self.max_line:

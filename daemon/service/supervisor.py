@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
@@ -101,6 +102,9 @@ class Supervisor:
     # How long a child may take to exit after a forwarded SIGTERM/SIGINT.
     stop_timeout: float = 10.0
     env: Mapping[str, str] | None = None
+    # The file the daemon's event loop touches every second (see tasks.heartbeat_loop):
+    # a child that does not answer /health but whose loop still beats is busy, not hung.
+    heartbeat: Path | None = None
 
     _child: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _stop_signal: int | None = field(default=None, init=False, repr=False)
@@ -229,6 +233,10 @@ class Supervisor:
                         log.info("the daemon is answering /health", pid=child.pid)
                     answered, misses = True, 0
                 elif child.poll() is None and self._stop_signal is None:
+                    if answered and beating(self.heartbeat, within=self.check_every + 2.0):
+                        log.info("the daemon is busy (its loop beats, /health is slow); waiting",
+                                 pid=child.pid)
+                        continue
                     misses += 1
                     waited = time.monotonic() - started
                     if (answered and misses >= self.unhealthy_after) or (
@@ -297,10 +305,21 @@ class Supervisor:
                 self._sleep_until(deadline)
 
 
+def beating(heartbeat: Path | None, *, within: float) -> bool:
+    """Did the daemon's event loop touch its heartbeat file within the last `within` s?"""
+    if heartbeat is None:
+        return False
+    try:
+        return time.time() - heartbeat.stat().st_mtime < within
+    except OSError:
+        return False
+
+
 def run_supervised(
     child_args: list[str],
     port: int,
     *,
+    heartbeat: Path | None = None,
     check_every: float = 3.0,
     health_timeout: float = 2.0,
     start_timeout: float = 60.0,
@@ -331,4 +350,5 @@ def run_supervised(
         failure_window=failure_window,
         stop_timeout=stop_timeout,
         env=env,
+        heartbeat=heartbeat,
     ).run()

@@ -8,8 +8,10 @@ for `/health`. A task that returns normally is done and reported as stopped.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import structlog
 from sessiond.protocol import ComponentHealth
@@ -74,3 +76,15 @@ async def measure_loop_lag(record: Callable[[float], None], every: float = 1.0) 
         before = loop.time()
         await asyncio.sleep(every)
         record(max(0.0, (loop.time() - before - every) * 1000))
+
+
+HEARTBEAT_NAME = "heartbeat"
+
+
+async def heartbeat_loop(path: Path, every: float = 1.0) -> None:
+    """Touch `path` from the event loop every `every` s: the supervisor's proof that the
+    loop runs even when /health answers slowly (busy is not hung)."""
+    path.touch(mode=0o600, exist_ok=True)
+    while True:
+        os.utime(path)
+        await asyncio.sleep(every)
