@@ -39,16 +39,25 @@ MAX_HEADERS = 64
 __all__ = ["DaemonError", "Server"]
 
 
-def raise_fd_limit(wanted: int) -> None:
+# Descriptors kept for everything but connections: transcripts being read, the
+# database, inotify, logs.
+FD_RESERVE = 256
+
+
+def raise_fd_limit(wanted: int) -> int:
     """Each SSE client and each other connection needs a descriptor, and a soft limit of
-    1024 (or 256) leaves too few beside `max_sse_clients`: raise it, up to the hard limit."""
+    1024 (or 256) leaves too few beside `max_sse_clients`: raise it, up to the hard limit.
+    Returns the limit in force."""
     try:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         if soft != resource.RLIM_INFINITY and soft < target:
             resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        return wanted if soft == resource.RLIM_INFINITY else int(soft)
     except (OSError, ValueError):
         log.debug("cannot raise the open-file limit")
+        return wanted
 
 
 class Server:
@@ -82,7 +91,10 @@ class Server:
                 f"Refusing to listen on {config.host}: sessiond serves every prompt you type, "
                 "so it only listens on loopback unless you pass --allow-remote."
             )
-        raise_fd_limit(max(8192, config.max_sse_clients + 1024))
+        fds = raise_fd_limit(max(8192, config.max_sse_clients + 1024))
+        # Connections never take the last descriptors: accept() failing with EMFILE
+        # would lock everyone out, /health included.
+        config.max_connections = max(16, min(config.max_connections, fds - FD_RESERVE))
         try:
             statedir.ensure_state_dir(config.state_dir)
             self._lock.acquire()

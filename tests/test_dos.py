@@ -97,3 +97,20 @@ def test_idle_connections_cannot_take_every_descriptor(tmp_path: Path, sockets: 
         assert metric(daemon, "sessiond_connections") <= 51
     finally:
         daemon.kill()
+
+
+def test_connections_never_take_the_last_descriptors(tmp_path: Path, sockets: list[socket.socket]) -> None:
+    """With the hard limit at 512 open files (prlimit), 700 idle connections: accept()
+    never runs out of descriptors (EMFILE locked everyone out before), /health answers."""
+    daemon = make_daemon(tmp_path / "d")
+    daemon.prefix = ["prlimit", "--nofile=512:512"]
+    daemon.claude_projects.mkdir(parents=True)
+    daemon.start()
+    try:
+        for _ in range(700):
+            sockets.append(socket.create_connection(("127.0.0.1", daemon.port)))
+        assert daemon.get("/health")[0] == 200
+        assert metric(daemon, "sessiond_connections") <= 512 - 256 + 1
+        assert "out of system resource" not in daemon.output()
+    finally:
+        daemon.kill()
