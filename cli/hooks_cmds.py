@@ -142,6 +142,8 @@ def status(agent: HookAgent | None, as_json: bool) -> None:
             click.echo(f"  {_describe(f)}")
             for warning in f.warnings:
                 click.echo(f"    warning: {warning}")
+            for note in f.notes:
+                click.echo(f"    {note}")
         last = parse_ts(heard.get(name))
         if not running:
             click.echo("  daemon: not running, so nothing heard")
@@ -153,7 +155,7 @@ def status(agent: HookAgent | None, as_json: bool) -> None:
 
 def _file_json(f: FileStatus) -> dict[str, object]:
     return {"path": str(f.path), "exists": f.exists, "installed": f.installed, "expected": f.expected,
-            "stale": f.stale, "problem": f.problem, "warnings": f.warnings}  # fmt: skip
+            "stale": f.stale, "problem": f.problem, "warnings": f.warnings, "notes": f.notes}  # fmt: skip
 
 
 def _describe(f: FileStatus) -> str:

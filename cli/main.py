@@ -105,8 +105,9 @@ def inspect(file: Path, now_text: str | None, as_json: bool) -> None:
 
 
 def _register_commands() -> None:
-    from sessiond.cli import hooks_cmds, notify_cmds, service_cmds
+    from sessiond.cli import actions, hooks_cmds, notify_cmds, service_cmds
 
+    actions.register(main)
     hooks_cmds.register(main)
     notify_cmds.register(main)
     service_cmds.register(main)

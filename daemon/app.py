@@ -28,6 +28,7 @@ from sessiond.sources import all_sources
 from sessiond.store.db import DB_NAME, Store, StoreError, move_aside, no_space
 from sessiond.store.persistence import Persistence
 from sessiond.web.controls import add_routes as controls_routes
+from sessiond.web.decisions import add_routes as decision_routes
 from sessiond.web.metrics import Metrics
 from sessiond.web.routes import Context, build_app
 
@@ -96,7 +97,7 @@ def build(config: Config, token: str) -> Components:
         metrics=metrics,
         components=lambda: parts.health(),
         hook_handler=hooks_route.make_handler(engine, metrics),
-        extra_routes=[controls_routes(store), hooks_route.add_routes],
+        extra_routes=[controls_routes(store), hooks_route.add_routes, decision_routes],
     )
     metrics.extra_text.append(lambda: _connections_text(ctx))
     parts = Components(config, hub, publisher, engine, store, persistence, previous, notifier,

@@ -79,6 +79,8 @@ class Config:
     head_timeout_s: float = 10.0
     # Open connections at most; beyond it, the oldest that never sent a request is closed.
     max_connections: int = 4096
+    # `[actions] decisions`: may permission requests be answered outside the terminal?
+    decisions: bool = True
     # Files not written for this long start as idle without being read.
     cold_after: timedelta = timedelta(days=1)
     # Stat every known file this often, in case the watcher missed an event. None: 20 s
@@ -121,6 +123,11 @@ class Config:
         if thresholds is not None:
             values["thresholds"] = thresholds
         values.update(_daemon_settings(daemon_settings))
+        actions = settings.get("actions", {})
+        if isinstance(actions, dict) and "decisions" in actions:
+            if not isinstance(actions["decisions"], bool):
+                raise ConfigError("decisions in the config file's [actions] must be true or false.")
+            values["decisions"] = actions["decisions"]
         backend = _watch_backend(daemon_settings)
         if backend is not None:
             values["watch_backend"] = backend

@@ -80,6 +80,7 @@ _DISPLAY_TABLE: dict[int, str | None] = {
     **dict.fromkeys(_CONTROLS + _BIDI),
     **dict.fromkeys(_SURROGATES, "\ufffd"),
 }
+_SURROGATE_TABLE: dict[int, str | None] = dict.fromkeys(_SURROGATES, "\ufffd")
 _BOUND_TABLE: dict[int, str | None] = dict.fromkeys(
     [*_CONTROLS, *_BIDI, *_SURROGATES], "\ufffd"
 )
@@ -122,10 +123,58 @@ def bound(text: object, limit: int) -> str:
     return cut if cut.isprintable() else cut.translate(_BOUND_TABLE)
 
 
+# A pending tool's full input, so a person can judge it: each string at most 64 KiB, the
+# whole at most 256 KiB and 8 levels deep. Text keeps its newlines (a diff, a script).
+MAX_INPUT_TEXT = 64 * 1024
+MAX_INPUT_TOTAL = 256 * 1024
+_MAX_INPUT_DEPTH = 8
+
+
+def tool_input(value: object) -> JSONDict | None:
+    """A tool's input as published: a bounded copy of a JSON object, else None."""
+    if not isinstance(value, dict):
+        return None
+    budget = [MAX_INPUT_TOTAL]
+    copied = _bounded_value(value, 0, budget)
+    return copied if isinstance(copied, dict) else None
+
+
+def _bounded_value(value: object, depth: int, budget: list[int]) -> object:
+    if budget[0] <= 0 or depth > _MAX_INPUT_DEPTH:
+        return None
+    if isinstance(value, str):
+        text = value[: min(MAX_INPUT_TEXT, budget[0])]
+        budget[0] -= len(text)
+        # Lone surrogates cannot be encoded; everything else is kept (shown as text only).
+        return text if text.isprintable() else text.translate(_SURROGATE_TABLE)
+    if isinstance(value, bool | int | float) or value is None:
+        budget[0] -= 8
+        return value
+    if isinstance(value, dict):
+        out: JSONDict = {}
+        for key, item in value.items():
+            if budget[0] <= 0:
+                break
+            name = bound(str(key), 200)
+            budget[0] -= len(name)
+            out[name] = _bounded_value(item, depth + 1, budget)
+        return out
+    if isinstance(value, list):
+        items: list[object] = []
+        for item in value:
+            if budget[0] <= 0:
+                break
+            items.append(_bounded_value(item, depth + 1, budget))
+        return items
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class PendingTool:
     name: str
     summary: str
+    # The full input (see `tool_input`), when the agent told it: a hook, a transcript line.
+    input: JSONDict | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Whoever built it (a classifier, a hook), what is shown stays bounded and safe.
@@ -133,13 +182,43 @@ class PendingTool:
         object.__setattr__(self, "summary", clip(self.summary, MAX_SUMMARY))
 
     def to_json(self) -> JSONDict:
-        return {"name": self.name, "summary": self.summary}
+        data: JSONDict = {"name": self.name, "summary": self.summary}
+        if self.input is not None:
+            data["input"] = self.input
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> PendingTool | None:
         if not isinstance(data, dict):
             return None
-        return cls(name=str(data.get("name", "")), summary=str(data.get("summary", "")))
+        return cls(name=str(data.get("name", "")), summary=str(data.get("summary", "")),
+                   input=tool_input(data.get("input")))
+
+
+DECISION_ACTIONS = ("allow", "deny")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A permission request sessiond holds, which can be answered outside the terminal."""
+
+    id: str
+    since: datetime
+    expires: datetime
+    actions: tuple[str, ...] = DECISION_ACTIONS
+
+    def to_json(self) -> JSONDict:
+        return {"id": self.id, "actions": list(self.actions), "since": format_ts(self.since),
+                "expires": format_ts(self.expires)}
+
+    @classmethod
+    def from_json(cls, data: object) -> Decision | None:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+            return None
+        since, expires = parse_ts(data.get("since")), parse_ts(data.get("expires"))
+        if since is None or expires is None:
+            return None
+        return cls(id=bound(data["id"], 100), since=since, expires=expires)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +236,8 @@ class Session:
     pending_tool: PendingTool | None = None
     reason: str = ""
     source: Source = "transcript"
+    # A held permission request that can be answered from the panel, a toast or the CLI.
+    decision: Decision | None = None
 
     def __post_init__(self) -> None:
         # Every field shown anywhere is bounded here, whoever built the session (the
@@ -188,6 +269,7 @@ class Session:
             "pending_tool": self.pending_tool.to_json() if self.pending_tool else None,
             "reason": self.reason,
             "source": self.source,
+            "decision": self.decision.to_json() if self.decision else None,
         }
 
     @classmethod
@@ -207,6 +289,7 @@ class Session:
             pending_tool=PendingTool.from_json(data.get("pending_tool")),
             reason=str(data.get("reason") or ""),
             source=cast(Source, data.get("source", "transcript")),
+            decision=Decision.from_json(data.get("decision")),
         )
 
 

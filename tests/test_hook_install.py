@@ -184,9 +184,11 @@ def test_claude_install_keeps_the_users_settings_and_uninstall_restores_them(hom
     # The user's groups first and untouched, ours appended after them.
     assert hooks["PreToolUse"][0] == before["hooks"]["PreToolUse"][0]
     assert hooks["Stop"][0] == before["hooks"]["Stop"][0]
+    # PermissionRequest races the terminal dialog: sessiond may hold it (up to 590 s of 600).
     ours = hooks["PermissionRequest"][-1]["hooks"]
-    assert ours == [{"type": "http", "url": "http://127.0.0.1:7330/hooks/claude",
-                     "headers": {"Authorization": "Bearer tok-123"}, "timeout": 3}]  # fmt: skip
+    assert ours == [{"type": "http", "url": "http://127.0.0.1:7330/hooks/claude?hold=590",
+                     "headers": {"Authorization": "Bearer tok-123"}, "timeout": 600}]  # fmt: skip
+    assert hooks["Stop"][-1]["hooks"][0]["timeout"] == 3  # every other event is answered at once
     start = hooks["SessionStart"][0]["hooks"][0]
     assert start["type"] == "command" and start["command"] == "/opt/sessiond/bin/sessiond-hook claude"
     assert any("made" in n and "private (0600)" in n for n in changes[0].notes)  # it was 0640

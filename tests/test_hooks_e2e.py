@@ -104,7 +104,8 @@ async def test_permission_request_at_once_then_one_transition_back(
     asking = await events.next_of("transition")
     assert (asking.data["from"], asking.data["to"]) == ("working", "waiting_for_approval")
     assert asking.data["source"] == "hook"
-    assert asking.data["session"]["pending_tool"] == {"name": "Bash", "summary": "rm -rf node_modules"}
+    assert asking.data["session"]["pending_tool"] == {"name": "Bash", "summary": "rm -rf node_modules",
+                                                     "input": {"command": "rm -rf node_modules"}}
     assert asking.data["latency_ms"] >= 0
 
     # The transcript catches up: the tool_use line (no approval guess: hooks say it),

@@ -22,6 +22,7 @@ from sessiond.engine.files import Root, TrackedFile, admissible, inside, root_of
 from sessiond.engine.outputs import FileProgress, Publisher
 from sessiond.engine.sessions import SessionKeeper
 from sessiond.engine.table import Previous
+from sessiond.hooks.decisions import DecisionBook
 from sessiond.hooks.reconcile import HookBook
 from sessiond.logs import WarnOnce
 from sessiond.protocol import JSONDict, Session, utcnow
@@ -54,6 +55,10 @@ class Engine:
     @property
     def hooks(self) -> HookBook:
         return self.keeper.hooks
+
+    @property
+    def decisions(self) -> DecisionBook:
+        return self.keeper.decisions
 
     # -- discovery --------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sessiond.protocol import MAX_TITLE, Session, Source, clip
+from sessiond.protocol import MAX_TITLE, Decision, Session, Source, clip
 from sessiond.sources.base import Classification, SessionMeta
 
 # After the last write to a compaction transcript the parent counts as compacting.
@@ -64,6 +64,7 @@ def session_from(
     last_activity: datetime | None,
     now: datetime,
     source: Source,
+    decision: Decision | None = None,
 ) -> Session:
     """The session to show after `verdict`: status time and source kept unless it changed."""
     seen = last_activity or now
@@ -84,6 +85,7 @@ def session_from(
         pending_tool=verdict.pending_tool,
         reason=verdict.reason,
         source=source if changed or old is None else old.source,
+        decision=decision,
     )
 
 
@@ -107,4 +109,5 @@ def shown_fields(session: Session) -> tuple[object, ...]:
         session.title,
         session.pending_tool,
         session.parent_id,
+        session.decision,
     )

@@ -21,6 +21,7 @@ from sessiond.engine.files import TrackedFile
 from sessiond.engine.hook_side import HookSide
 from sessiond.engine.outputs import Output, SessionChanged, SessionRemoved, TransitionMade
 from sessiond.engine.table import SessionEntry, SessionTable
+from sessiond.hooks.decisions import DecisionBook
 from sessiond.hooks.reconcile import HookBook, parse_hook, with_hook_limits
 from sessiond.protocol import JSONDict, Removed, Session, Source, Transition, utcnow
 from sessiond.sources.base import AgentSource, Classification, Thresholds, classify
@@ -47,6 +48,8 @@ class SessionKeeper:
         self.table = SessionTable()
         self.sessions = self.table.shown  # read-only: session id -> Session as shown
         self.hook_side = HookSide(self.table, source_of, self.remove)
+        # Permission requests held for an answer from outside the terminal (hooks/decisions.py).
+        self.decisions = DecisionBook()
         # True while a restart publishes what happened while the daemon was down.
         self.replaying = False
 
@@ -142,9 +145,13 @@ class SessionKeeper:
         sid = tracked.session_id
         entry = self.table.entry(sid)
         old = entry.shown
+        if verdict.status != "waiting_for_approval":
+            # Answered in the terminal (or the turn moved on): the held request ends unanswered.
+            self.decisions.release(sid, f"the session is {verdict.status}")
         new = rules.session_from(
             old, verdict, session_id=sid, agent=tracked.source.agent, parent_id=tracked.info.parent_id,
             meta=tracked.state.meta, last_activity=tracked.state.last_activity, now=now, source=source,
+            decision=self.decisions.current(sid),
         )
         entry.shown = new
         timers.arm(entry, verdict.recheck_at, now, lambda: self._on_timer(sid))
@@ -189,7 +196,14 @@ class SessionKeeper:
         signal = asyncio.get_running_loop().time()
         self.evaluate(tracked, now=utcnow(), source="timer", signal_at=signal)
 
+    def refresh(self, sid: str) -> None:
+        """Apply the session again now (its held request began or ended): clients see it."""
+        tracked = self.main_file(sid)
+        if tracked is not None:
+            self.evaluate(tracked, now=utcnow(), source="hook", signal_at=None)
+
     def close(self) -> None:
+        self.decisions.close()
         self.table.close()
 
     # -- hooks ----------------------------------------------------------------------------

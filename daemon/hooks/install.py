@@ -85,6 +85,7 @@ class FileStatus:
     stale: bool = False  # our entries name another port, token or forwarder
     problem: str = ""  # the file cannot be read
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # facts worth knowing, not problems
 
 
 # -- where things are ---------------------------------------------------------------------
@@ -440,5 +441,12 @@ def _json_status(
     )
     if claude is not None:
         st.warnings += _claude_warnings(data, claude)
+        asked = found.get("PermissionRequest", [])
+        if any("?hold=" in str(h.get("url", "")) for h in asked):
+            st.notes.append("permission requests can be answered from the panel, a toast or "
+                            "`sessiond approve` (held up to 10 min; the terminal dialog stays)")
+        elif asked:
+            st.notes.append("permission requests are answered in the terminal only "
+                            "(this Claude Code is not known to race its dialog with the hook)")
     return st
 

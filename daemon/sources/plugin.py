@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sessiond.protocol import MAX_SUMMARY, Agent, PendingTool, Status, clip
+from sessiond.protocol import MAX_SUMMARY, Agent, PendingTool, Status, clip, tool_input
 from sessiond.sources.base import AgentSource
 
 Version = tuple[int, ...]
@@ -32,7 +32,7 @@ HookMapper = Callable[[str, Mapping[str, Any]], Mapped]
 # The hook settings' entries, by event: {"SessionStart": {"hooks": [handler]}, ...}
 HookGroups = dict[str, dict[str, Any]]
 
-_OUR_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/hooks/([a-z]+)")
+_OUR_URL = re.compile(r"http://(?:127\.0\.0\.1|localhost|\[::1\]):\d+/hooks/([a-z]+)(?:\?hold=\d+)?")
 _FORWARDER_NAMES = ("sessiond-hook", "sessiond-hook.exe")
 # `python -m …` forms: the current module, and the one hooks installed by earlier
 # releases name (kept as a shim, so those hooks keep working and are still ours).
@@ -153,4 +153,4 @@ def pending_tool(p: Mapping[str, Any]) -> PendingTool | None:
             summary = json.dumps(raw, ensure_ascii=False, default=str)[: MAX_SUMMARY * 2]
     elif isinstance(raw, str):
         summary = raw
-    return PendingTool(clip(name, MAX_SUMMARY), clip(summary or name, MAX_SUMMARY))
+    return PendingTool(clip(name, MAX_SUMMARY), clip(summary or name, MAX_SUMMARY), input=tool_input(raw))

@@ -25,6 +25,7 @@ from sessiond import __version__
 from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventFilter, EventHub, Subscriber, encode_frame
+from sessiond.hooks.hold import hold_for_answer, hold_seconds
 from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict, Reset, Shutdown, Snapshot
 from sessiond.web.access import LOGIN_HINT, Access, login_cookie
 from sessiond.web.connections import ConnectionGuard
@@ -233,7 +234,12 @@ async def hooks(request: web.Request) -> web.Response:
             ctx.hook_handler(agent, payload, received)
         except Exception:
             log.exception("hook handling failed", agent=agent)
-    # Never a body: Claude Code reads a JSON body as a hook decision.
+    seconds = hold_seconds(request, agent, payload, ctx.config)
+    if seconds is not None:
+        answer = await hold_for_answer(ctx.engine, payload, seconds)
+        if answer is not None:
+            return web.json_response(answer.hook_body())
+    # No body unless the user answered: Claude Code reads a JSON body as a hook decision.
     return web.Response(status=204)
 
 

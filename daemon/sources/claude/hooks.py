@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sessiond.protocol import MAX_SUMMARY, PendingTool, clip
+from sessiond.protocol import MAX_SUMMARY, PendingTool, clip, tool_input
 from sessiond.sources.claude.transcript import claude_home, summarize_tool
 from sessiond.sources.plugin import (
     HookGroups,
@@ -41,6 +41,13 @@ CLAUDE_EVENTS: tuple[tuple[str, Version], ...] = (
     ("SessionEnd", (1, 0, 85)),
 )
 CLAUDE_HTTP_SINCE: Version = (2, 1, 63)
+# From this version on the PermissionRequest hook runs alongside the terminal dialog and
+# the first answer wins (anthropics/claude-code#12176, 2.0.x; #82150, still on 2.1.235 for
+# the main session), so sessiond may hold it for an answer from the panel, a toast or the
+# CLI: up to HOLD_S, under the hook's own timeout.
+CLAUDE_RACES_SINCE: Version = (2, 0, 45)
+HOLD_S = 590
+HOLD_TIMEOUT_S = 600
 CLAUDE_COMMAND_ONLY = frozenset({"SessionStart"})  # events that take no http handler
 
 
@@ -52,7 +59,8 @@ def pending_tool(p: Mapping[str, Any]) -> PendingTool | None:
     name = p.get("tool_name")
     if not isinstance(name, str) or not name:
         return None
-    return PendingTool(clip(name, MAX_SUMMARY), summarize_tool(name, p.get("tool_input")))
+    raw = p.get("tool_input")
+    return PendingTool(clip(name, MAX_SUMMARY), summarize_tool(name, raw), input=tool_input(raw))
 
 
 def map_hook(event: str, p: Mapping[str, Any]) -> Mapped:
@@ -112,6 +120,12 @@ def claude_events(version: Version | None) -> list[str]:
     return [e for e, since in CLAUDE_EVENTS if version is None or version >= since]
 
 
+def holds_permission_requests(version: Version | None) -> bool:
+    """Does this Claude Code (None: unknown, taken to be current) race its dialog with the
+    PermissionRequest hook, so that holding the hook hides nothing?"""
+    return version is None or version >= CLAUDE_RACES_SINCE
+
+
 def ours(handler: dict[str, Any]) -> bool:
     return is_our_url(handler.get("url"), "claude") or is_our_command(handler.get("command"), "claude")
 
@@ -122,14 +136,15 @@ def groups(setup: HookSetup) -> HookGroups:
     for event in claude_events(setup.claude_version):
         handler: dict[str, Any]
         if http and event not in CLAUDE_COMMAND_ONLY:
+            held = event == "PermissionRequest" and holds_permission_requests(setup.claude_version)
             handler = {
                 "type": "http",
-                "url": setup.claude_url,
+                "url": f"{setup.claude_url}?hold={HOLD_S}" if held else setup.claude_url,
                 # The literal token (see hooks/install.py). It lets only this machine's
                 # hooks post statuses; `sessiond hooks status` tells if it no longer
                 # matches the daemon's.
                 "headers": {"Authorization": f"Bearer {setup.token}"},
-                "timeout": 2 if event == "SessionEnd" else 3,
+                "timeout": HOLD_TIMEOUT_S if held else 2 if event == "SessionEnd" else 3,
             }
         else:
             handler = {"type": "command", "command": setup.command("claude"), "timeout": 5}

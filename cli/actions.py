@@ -1,0 +1,57 @@
+"""Acting on a wait from the terminal: `sessiond approve ID [--deny] [--message TEXT]`.
+
+ID may be any unique prefix of a session id (as `sessiond status --json` shows them).
+Exit 0 once the agent has the answer; 1 with one sentence otherwise.
+"""
+
+from __future__ import annotations
+
+import click
+from sessiond.cli.format import terminal_text
+from sessiond.cli.settings import fail, load_config
+from sessiond.client import DaemonUnavailable, Endpoint, find_daemon, get_sessions, request
+from sessiond.protocol import Session
+
+
+def register(group: click.Group) -> None:
+    group.add_command(approve)
+
+
+def resolve(endpoint: Endpoint, prefix: str) -> Session:
+    """The one session whose id is `prefix` or starts with it."""
+    sessions = get_sessions(endpoint)
+    exact = [s for s in sessions if s.id == prefix]
+    found = exact or [s for s in sessions if s.id.startswith(prefix)]
+    if not prefix or not found:
+        fail(f"No session's id starts with {terminal_text(prefix)!r}.")
+    if len(found) > 1:
+        fail(f"{len(found)} sessions' ids start with {terminal_text(prefix)!r}; give more of the id.")
+    return found[0]
+
+
+@click.command()
+@click.argument("session_id", metavar="ID")
+@click.option("--deny", is_flag=True, help="Deny instead of allowing.")
+@click.option("--message", default="", help="With --deny: what to tell the agent.")
+def approve(session_id: str, deny: bool, message: str) -> None:
+    """Answer a session's pending permission request (allow, or --deny)."""
+    config = load_config()
+    try:
+        endpoint = find_daemon(config.state_dir, config.port)
+        session = resolve(endpoint, session_id)
+        if session.decision is None:
+            fail(f"Session {terminal_text(session.id[:12])} has no permission request that can be "
+                 "answered here; answer it in its terminal.")
+        body = {"id": session.decision.id, "behavior": "deny" if deny else "allow", "via": "cli"}
+        if deny and message:
+            body["message"] = message
+        status, answer = request(endpoint, "POST", f"/api/sessions/{session.id}/decision", body)
+    except DaemonUnavailable as exc:
+        fail(str(exc))
+    if status != 200:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        fail(terminal_text(error) if error else f"The daemon answered {status}.")
+    tool = session.pending_tool
+    what = f"{terminal_text(tool.name)}: {terminal_text(tool.summary)}" if tool else "the request"
+    where = terminal_text(session.project) or session.id[:12]
+    click.echo(f"{'Denied' if deny else 'Allowed'} {what} ({where}).")

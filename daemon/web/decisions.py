@@ -1,0 +1,58 @@
+"""`POST /api/sessions/{id}/decision`: answer a held permission request (contract:
+"Acting on a wait"). The panel, the toast and `sessiond approve` all come through here.
+
+`{"id": DECISION_ID, "behavior": "allow"|"deny", "message": "…", "via": "panel"}`:
+200 `{"ok": true}` once the agent's hook has its answer; 409 when that request is no
+longer pending (answered in the terminal, expired, replaced) or answering is turned off;
+404 for an unknown session. The guard has checked the token or cookie and the Origin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from aiohttp import web
+from sessiond.hooks.decisions import Answer, message_of
+from sessiond.web.routes import CONTEXT
+
+VIA = frozenset({"panel", "toast", "cli", "api"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/api/sessions/{id}/decision", decide)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def decide(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    sid = request.match_info["id"]
+    session = ctx.engine.sessions.get(sid)
+    if session is None:
+        return _error(404, f"No session {sid!r}.")
+    try:
+        body: Any = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str) \
+            or body.get("behavior") not in ("allow", "deny"):
+        return _error(400, 'Send {"id": DECISION_ID, "behavior": "allow" or "deny"}.')
+    if not ctx.config.decisions:
+        return _error(409, "Answering permission requests outside the terminal is turned off "
+                           "([actions] decisions = false).")
+    via = str(body["via"]) if body.get("via") in VIA else "api"
+    answer = Answer(body["behavior"], message_of(body.get("message")), via)
+    held = ctx.engine.decisions.answer(sid, body["id"], answer)
+    if held is None:
+        return _error(409, "That permission request is no longer pending: it was answered in the "
+                           "terminal, expired or replaced.")
+    ctx.engine.keeper.refresh(sid)
+    # 200 once the agent's hook has its answer (its response is on its way).
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(held.sent.wait(), 2.0)
+    return web.json_response({"ok": True})
