@@ -28,7 +28,7 @@ from sessiond.statedir import DaemonError, StateLock
 from sessiond.store.db import StoreError, no_space
 from sessiond.watch.target import WatchStatus
 from sessiond.watch.watcher import sweep_loop, watch_loop
-from sessiond.web.connections import GuardedSockSite
+from sessiond.web.connections import ACCEPT_BACKLOG, GuardedSockSite
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +40,8 @@ __all__ = ["DaemonError", "Server"]
 
 
 # Descriptors kept for everything but connections: transcripts being read, the
-# database, inotify, logs.
+# database, inotify, logs; and twice the listen backlog, since asyncio accepts up to a
+# backlog's worth of connections in one go before the oldest idle ones are closed.
 FD_RESERVE = 256
 
 
@@ -94,7 +95,7 @@ class Server:
         fds = raise_fd_limit(max(8192, config.max_sse_clients + 1024))
         # Connections never take the last descriptors: accept() failing with EMFILE
         # would lock everyone out, /health included.
-        config.max_connections = max(16, min(config.max_connections, fds - FD_RESERVE))
+        config.max_connections = max(16, min(config.max_connections, fds - FD_RESERVE - 2 * ACCEPT_BACKLOG))
         try:
             statedir.ensure_state_dir(config.state_dir)
             self._lock.acquire()

@@ -162,3 +162,17 @@ def test_a_burst_of_tiny_lines_is_handed_out_in_bounded_batches(tmp_path: Path) 
     assert tailer.committed_offset == path.stat().st_size
     append(path, b'{"a":1}\n')
     assert tailer.read().lines == [(25_001, b'{"a":1}')]
+
+
+def test_a_tailer_started_from_the_tail_still_notices_a_rewrite(tmp_path: Path) -> None:
+    """Found under load: a file discovered after it was written gets its tailer from
+    read_tail, at an offset, without a first read of its own; a rewrite in place to a
+    larger size was then read from the old offset (the middle of a new line)."""
+    path = tmp_path / "s.jsonl"
+    append(path, b'{"old":1}\n{"old":2}\n')
+    tail = read_tail(path, 1024)
+    tailer = Tailer(path, offset=tail.end, inode=tail.inode, line_no=None, head=tail.head)
+    with path.open("wb") as fh:
+        fh.write(b'{"new":1}\n{"new":2}\n{"new":3}\n')
+    batch = tailer.read()
+    assert batch.reset and [raw for _, raw in batch.lines] == [b'{"new":1}', b'{"new":2}', b'{"new":3}']

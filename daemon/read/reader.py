@@ -170,6 +170,7 @@ class TranscriptReader:
             offset=tail.end,
             inode=tail.inode,
             line_no=len(tail.lines) if tail.whole_file else None,
+            head=tail.head,
         )
         return state, tailer
 

@@ -87,6 +87,7 @@ class Tailer:
         chunk: int = CHUNK,
         max_batch: int = MAX_BATCH,
         max_lines: int = MAX_BATCH_LINES,
+        head: bytes | None = None,
     ) -> None:
         self.path = path
         self.offset = offset  # bytes consumed from the file, including `_pending`
@@ -98,8 +99,9 @@ class Tailer:
         self.max_lines = max_lines
         self._pending = bytearray()
         self._skipping = False
-        # The file's first bytes as last read (see FINGERPRINT); None until the first read.
-        self._head: bytes | None = None
+        # The file's first bytes as last read (see FINGERPRINT); None until the first read
+        # (a tailer that starts at an offset is given them: `Tail.head`).
+        self._head: bytes | None = head
 
     @property
     def committed_offset(self) -> int:
@@ -196,6 +198,8 @@ class Tail:
     end: int
     inode: int
     whole_file: bool
+    # The file's first bytes when it was read: how a later rewrite in place is noticed.
+    head: bytes = b""
 
 
 def read_tail(
@@ -214,11 +218,12 @@ def read_tail(
         size = st.st_size if end is None else min(end, st.st_size)
         start = max(0, size - want_bytes)
         data = os.pread(fd, size - start, start)
+        head = os.pread(fd, FINGERPRINT, 0)
     finally:
         os.close(fd)
     last_newline = data.rfind(b"\n")
     if last_newline < 0:
-        return Tail([], size if start else 0, start, st.st_ino, start == 0)
+        return Tail([], size if start else 0, start, st.st_ino, start == 0, head)
     body = data[: last_newline + 1]
     end = start + last_newline + 1
     if start > 0:
@@ -226,7 +231,7 @@ def read_tail(
         body = body[first + 1 :]
         start = start + first + 1
     lines = [line for line in body.split(b"\n")[:-1] if len(line) <= max_line]
-    return Tail(lines, start, end, st.st_ino, start == 0)
+    return Tail(lines, start, end, st.st_ino, start == 0, head)
 
 
 def is_permission_error(exc: OSError) -> bool:

@@ -25,6 +25,9 @@ from aiohttp.web_runner import BaseSite
 
 log = structlog.get_logger(__name__)
 
+# asyncio accepts up to this many connections per wake-up (and it is the listen backlog).
+ACCEPT_BACKLOG = 128
+
 
 class ConnectionGuard:
     def __init__(self, head_timeout: float, max_connections: int) -> None:
@@ -113,5 +116,5 @@ class GuardedSockSite(web.SockSite):
         assert server is not None
         factory: Callable[[], asyncio.Protocol] = lambda: _WatchedProtocol(server(), self._guard)  # noqa: E731
         self._server = await asyncio.get_running_loop().create_server(
-            factory, sock=self._sock, backlog=self._backlog
+            factory, sock=self._sock, backlog=ACCEPT_BACKLOG
         )
