@@ -203,6 +203,9 @@ def doctor() -> None:
         click.echo(f"  Fix: {fix_for(where, found.reason)}")
     healthy &= _check_state(config)
     _check_daemon(config)
+    click.echo("Answering permission requests outside the terminal: "
+               + ("on (the panel, toasts, `sessiond approve`)." if config.decisions
+                  else "off ([actions] decisions = false)."))
     raise SystemExit(0 if healthy else 1)
 
 

@@ -12,6 +12,7 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import structlog
 from aiohttp import web
@@ -21,6 +22,7 @@ from sessiond.engine.hub import Event, EventHub
 from sessiond.engine.outputs import FileProgress, Output, Publisher, SessionRemoved, TransitionMade
 from sessiond.engine.table import Previous
 from sessiond.hooks import route as hooks_route
+from sessiond.hooks.decisions import Answer
 from sessiond.notify.desktop import Notifier
 from sessiond.protocol import ComponentHealth
 from sessiond.service.tasks import TaskSupervisor
@@ -100,9 +102,25 @@ def build(config: Config, token: str) -> Components:
         extra_routes=[controls_routes(store), hooks_route.add_routes, decision_routes],
     )
     metrics.extra_text.append(lambda: _connections_text(ctx))
+    notifier.answers_for = lambda sid: _toast_answers(engine, sid)
     parts = Components(config, hub, publisher, engine, store, persistence, previous, notifier,
                        metrics, tasks, ctx, build_app(ctx))
     return parts
+
+
+def _toast_answers(engine: Engine, session_id: str) -> Callable[[str], None] | None:
+    """Allow/Deny for a toast: answers the request held when the toast was sent (a newer
+    request gets its own toast; an answered or expired one gets 'no longer pending')."""
+    decision = engine.decisions.current(session_id)
+    if decision is None:
+        return None
+
+    def answer(behavior: str) -> None:
+        verdict: Literal["allow", "deny"] = "allow" if behavior == "allow" else "deny"
+        if engine.decisions.answer(session_id, decision.id, Answer(verdict, via="toast")) is not None:
+            engine.keeper.refresh(session_id)
+
+    return answer
 
 
 def _connections_text(ctx: Context) -> str:

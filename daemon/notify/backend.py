@@ -166,8 +166,12 @@ async def send_toast(
     on_mute: Callable[[], None],
     on_click: Callable[[], None],
     on_dismiss: Callable[[], None],
+    answers: Callable[[str], None] | None = None,
 ) -> str | None:
-    """Send one toast; its id once the backend accepted it (on_dispatched), else None."""
+    """Send one toast; its id once the backend accepted it (on_dispatched), else None.
+
+    With `answers` (the session holds a permission request), the toast gets Allow and Deny
+    buttons that call it with "allow" or "deny"."""
     dispatched = False
 
     def on_dispatched() -> None:
@@ -179,7 +183,11 @@ async def send_toast(
         toast.title,
         body,
         urgency=Urgency.Normal,
-        buttons=[Button(MUTE_BUTTON_TITLE, on_mute, identifier=MUTE_BUTTON_ID)],
+        buttons=[
+            *([Button("Allow", lambda: answers("allow"), identifier="allow"),
+               Button("Deny", lambda: answers("deny"), identifier="deny")] if answers else []),
+            Button(MUTE_BUTTON_TITLE, on_mute, identifier=MUTE_BUTTON_ID),
+        ],
         on_dispatched=on_dispatched,
         on_clicked=on_click,
         on_dismissed=on_dismiss,

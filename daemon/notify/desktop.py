@@ -141,6 +141,9 @@ class Notifier:
         self._reminders: dict[str, asyncio.TimerHandle] = {}
         self._reported_problems: list[str] = []
         self._closed = False
+        # The held permission requests (hooks/decisions.py), for Allow/Deny on the toast:
+        # (session id) -> answer function, or None when the session holds none.
+        self.answers_for: Callable[[str], Callable[[str], None] | None] = lambda _sid: None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -315,6 +318,7 @@ class Notifier:
             on_mute=lambda: self._mute_pressed(sid, project),
             on_click=lambda: self._clicked(sid),
             on_dismiss=lambda: self._forget(sid),
+            answers=self.answers_for(sid) if toast.kind == "approval" and not toast.reminder else None,
         )
 
     async def _withdraw(self, session_id: str) -> None:

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Literal, Protocol, cast, get_args
 
+from sessiond.notify.toast_text import MAX_TOAST_BODY as MAX_TOAST_BODY
+from sessiond.notify.toast_text import MAX_TOAST_TITLE, toast_text, where
+from sessiond.notify.toast_text import project_of as _project
 from sessiond.protocol import (
     WAITING,
     JSONDict,
@@ -24,16 +27,12 @@ from sessiond.protocol import (
     format_ts,
     parse_ts,
 )
-from sessiond.sources import display_name
-from sessiond.sources.base import project_name
 
 Kinds = Literal["approval", "input", "both"]
 ToastKind = Literal["approval", "input"]
 
 KINDS: tuple[Kinds, ...] = get_args(Kinds)
 DEFAULT_COALESCE_S = 1.5
-MAX_TOAST_TITLE = 100
-MAX_TOAST_BODY = 200
 # How long the toast's "Mute project" button mutes for.
 MUTE_BUTTON_FOR = timedelta(hours=1)
 # A transition recovered after a restart older than this is history, not news.
@@ -359,7 +358,7 @@ def decide_reminder(
     key = (session.id, format_ts(session.status_since), session.status)
     toast = _toast(session, session.status, controls, key)
     minutes = max(1, round(waited.total_seconds() / 60))
-    title = clip(f"Still waiting ({minutes} min) — {_where(session)}", MAX_TOAST_TITLE)
+    title = clip(f"Still waiting ({minutes} min) — {where(session)}", MAX_TOAST_TITLE)
     return Decision(replace(toast, title=title, reminder=True), "toast")
 
 
@@ -387,37 +386,6 @@ def should_withdraw(shown_status: Status, t: Transition) -> bool:
 
 def _kind(status: Status) -> ToastKind:
     return "approval" if status == "waiting_for_approval" else "input"
-
-
-def _project(session: Session) -> str:
-    return session.project or project_name(session.cwd)
-
-
-def _where(session: Session) -> str:
-    name = _project(session) or display_name(session.agent)
-    return f"{name} ({session.branch})" if session.branch else name
-
-
-def toast_text(session: Session, status: Status) -> tuple[str, str]:
-    """Title and body: "Needs approval — myapp (main)" / "Bash: git push origin main"."""
-    agent = display_name(session.agent)
-    tool = session.pending_tool
-    if status == "waiting_for_approval":
-        title = f"Needs approval — {_where(session)}"
-        if tool and tool.name:
-            body = f"{tool.name}: {tool.summary}" if tool.summary else tool.name
-        else:
-            body = f"{agent} asks for permission to go on"
-    else:
-        title = f"Waiting for you — {_where(session)}"
-        # A question the agent asked (AskUserQuestion) reads best as itself.
-        if tool and tool.summary:
-            body = tool.summary
-        elif session.title:
-            body = f"{agent} finished its turn on “{session.title}”"
-        else:
-            body = f"{agent} finished its turn"
-    return clip(title, MAX_TOAST_TITLE), clip(body, MAX_TOAST_BODY)
 
 
 def _toast(

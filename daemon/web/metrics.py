@@ -89,6 +89,11 @@ class Metrics:
             f'sessiond_transitions_total{{source="{src}",to="{to}"}} {n}'
             for (src, to), n in sorted(self.transitions.items())
         ]
+        out.append("# TYPE sessiond_decisions_total counter")
+        out += [
+            f'sessiond_decisions_total{{behavior="{behavior}",via="{via}"}} {n}'
+            for (behavior, via), n in sorted(engine.decisions.counts.items())
+        ]
         out.append("# TYPE sessiond_hook_events_total counter")
         out += [
             f'sessiond_hook_events_total{{agent="{agent}",event="{event}"}} {n}'
