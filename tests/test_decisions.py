@@ -217,3 +217,38 @@ async def test_200_sessions_each_holding_a_request_are_all_answered_right(
         status, body = await asyncio.wait_for(asking[sid], 10)
         assert status == 200
         assert body["hookSpecificOutput"]["decision"]["behavior"] == ("allow" if n % 2 else "deny")
+
+
+async def test_allow_on_the_approval_toast_answers_the_held_request(tmp_path: Path) -> None:
+    """A real D-Bus session bus with the tests' notification server: the approval toast
+    carries Allow and Deny; invoking Allow (ActionInvoked) answers the waiting hook."""
+    from tests.desktop import notification_server
+
+    with notification_server(tmp_path / "bus") as toasts:
+        proc = make_daemon(tmp_path / "d", args=[], extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
+        proc.claude_projects.mkdir(parents=True)
+        await asyncio.to_thread(proc.start)
+        try:
+            async with aiohttp.ClientSession() as http:
+                agent = Agent(proc, http)
+                # Toasts are for Working→Waiting: the turn starts, then the prompt appears.
+                assert (await agent.post(payload("UserPromptSubmit", prompt="clean up"), hold=None))[0] == 204
+                asking = agent.ask()
+                await held_decision(proc)
+                calls = await asyncio.to_thread(toasts.wait_for, 1)
+                toast = calls[0]
+                assert toast["summary"].startswith("Needs approval")
+                assert toast["body"] == "Bash: rm -rf node_modules"
+                keys = toast["actions"][0::2]
+                assert {"allow", "deny", "mute"} <= set(keys)
+                clicked = await asyncio.to_thread(subprocess.run, [
+                    "dbus-send", f"--bus={toasts.address}", "--dest=org.freedesktop.Notifications",
+                    "--type=method_call", "--print-reply", "/org/freedesktop/Notifications",
+                    "org.sessiond.FakeNotifications.InvokeAction", f"uint32:{toast['id']}", "string:allow",
+                ], capture_output=True, text=True, timeout=30)
+                assert clicked.returncode == 0, clicked.stderr
+                assert await asyncio.wait_for(asking, 10) == (200, ALLOW)
+            _, metrics = await asyncio.to_thread(proc.get, "/metrics")
+            assert 'sessiond_decisions_total{behavior="allow",via="toast"} 1' in metrics
+        finally:
+            proc.kill()
