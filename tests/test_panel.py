@@ -3,8 +3,11 @@ real daemon (`python -m sessiond run`) reading real Claude transcripts in a temp
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -475,3 +478,110 @@ def test_screenshot_of_the_board(
     for path in shots:
         print(f"panel screenshot: {path}")
         shutil.copyfile(path, Path("/tmp") / f"sessiond-{path.name}")
+
+
+# ---- the detail view: the whole request, and Allow / Deny ----------------------------------------
+
+CORPUS_INPUTS = [  # (file, line, tool): real tool inputs from ../shared/corpus/claude
+    ("entireio__cli__37-995ebed6e4-2-full.jsonl", 65, "Bash"),
+    ("d-kimuson__claude-code-viewer__5c0375b4-57a5-4f26-b12d-d022ee4e51b7.jsonl", 45, "Edit"),
+    ("d-kimuson__claude-code-viewer__1af7fc5e-8455-4414-9ccd-011d40f70b2a.jsonl", 25, "Write"),
+]
+
+
+def corpus_input(corpus_dir: Path, name: str, line_no: int, tool: str) -> dict[str, Any]:
+    record = json.loads((corpus_dir / "claude" / name).read_text().splitlines()[line_no - 1])
+    block = next(b for b in record["message"]["content"] if b.get("type") == "tool_use")
+    assert block["name"] == tool
+    found: dict[str, Any] = block["input"]
+    return found
+
+
+def hold(daemon: DaemonProcess, session_id: str, tool: str, tool_input: dict[str, Any]) -> threading.Thread:
+    """Claude Code's PermissionRequest http hook, waiting for its answer (in a thread)."""
+    def post(body: dict[str, Any]) -> None:
+        request = urllib.request.Request(
+            f"{daemon.base_url}/hooks/claude?hold=60", data=json.dumps(body).encode(), method="POST",
+            headers={"Authorization": f"Bearer {daemon.token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=90) as response:
+            if body["hook_event_name"] == "PermissionRequest":
+                answers[session_id] = (response.status, response.read())
+
+    base = {"session_id": session_id, "cwd": "/home/u/app"}
+    post({**base, "hook_event_name": "UserPromptSubmit", "prompt": f"use {tool}"})
+    thread = threading.Thread(target=post, args=({**base, "hook_event_name": "PermissionRequest",
+                                                  "tool_name": tool, "tool_input": tool_input},), daemon=True)
+    thread.start()
+    return thread
+
+
+answers: dict[str, tuple[int, bytes]] = {}
+
+
+def test_the_detail_view_shows_the_whole_request_and_deny_reaches_the_agent(
+    daemon: DaemonProcess, panel_factory: Callable[..., Panel], corpus_dir: Path, tmp_path: Path
+) -> None:
+    daemon.start()
+    ids = {tool: f"{n:08d}-0000-4000-8000-00000000d37a" for n, (_, _, tool) in enumerate(CORPUS_INPUTS)}
+    inputs = {tool: corpus_input(corpus_dir, name, line, tool) for name, line, tool in CORPUS_INPUTS}
+    inputs["Bash"] = {**inputs["Bash"], "command": inputs["Bash"]["command"]
+                      + " && echo '<script>window.__xss = 1</script>'"}
+    threads = {tool: hold(daemon, ids[tool], tool, inputs[tool]) for tool in ids}
+    wait_until(lambda: all((daemon.sessions().get(i) or {}).get("decision") for i in ids.values()), 20,
+               "three held requests")
+    panel = panel_factory(daemon)
+    page = panel.open()
+    for session_id in ids.values():
+        panel.wait_column(session_id, "waiting_for_approval")
+
+    # Bash: the full command (a script in it stays text) and its description.
+    panel.card(ids["Bash"]).click()
+    body = page.locator(".detail .detail-body")
+    body.wait_for()
+    assert inputs["Bash"]["command"] in (body.locator("pre").first.text_content() or "")
+    assert "Format and lint the code" in (body.text_content() or "")
+    assert page.evaluate("() => window.__xss") is None
+    page.keyboard.press("Escape")
+
+    # Edit: a diff, old lines out, new lines in, with the file's path.
+    panel.card(ids["Edit"]).click()
+    removed = [line.rstrip("\n") for line in page.locator(".detail .diff-del").all_text_contents()]
+    added = [line.rstrip("\n") for line in page.locator(".detail .diff-add").all_text_contents()]
+    old_lines = inputs["Edit"]["old_string"].split("\n")
+    new_lines = inputs["Edit"]["new_string"].split("\n")
+    assert [f"- {line}" for line in old_lines if line not in new_lines] == removed
+    assert [f"+ {line}" for line in new_lines if line not in old_lines] == added
+    kept = [line.rstrip("\n") for line in page.locator(".detail .diff-same").all_text_contents()]
+    assert f"  {old_lines[0]}" in kept  # the lines both share are shown as context
+    assert page.locator(".detail .detail-path").first.text_content() == inputs["Edit"]["file_path"]
+    page.screenshot(path=str(tmp_path / "detail-edit.png"))
+    page.keyboard.press("Escape")
+
+    # Write: the new file's content. Then Deny with a message, clicked as a person would.
+    panel.card(ids["Write"]).click()
+    assert inputs["Write"]["content"] in (page.locator(".detail pre").first.text_content() or "")
+    page.locator(".detail .deny-message").fill("not in this repo, please")
+    page.locator(".detail button.deny").click()
+    threads["Write"].join(15)
+    status, raw = answers[ids["Write"]]
+    assert status == 200 and json.loads(raw) == {"hookSpecificOutput": {
+        "hookEventName": "PermissionRequest",
+        "decision": {"behavior": "deny", "message": "not in this repo, please"}}}
+    page.locator(".detail .detail-status").filter(has_text="Denied.").wait_for()
+
+    # Allow asks for a confirmation: the first press only arms it.
+    page.keyboard.press("Escape")
+    panel.card(ids["Edit"]).focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("a")
+    assert ids["Edit"] not in answers
+    assert page.locator(".detail button.allow").text_content() == "Confirm: allow"
+    page.keyboard.press("a")
+    threads["Edit"].join(15)
+    assert json.loads(answers[ids["Edit"]][1])["hookSpecificOutput"]["decision"] == {"behavior": "allow"}
+    assert panel.errors == [] and panel.csp_violations() == []
+    # The Bash request is still held; answer it so its agent is not left waiting.
+    decision = daemon.sessions()[ids["Bash"]]["decision"]
+    assert daemon.request("POST", f"/api/sessions/{ids['Bash']}/decision",
+                          {"id": decision["id"], "behavior": "deny"})[0] == 200
+    threads["Bash"].join(15)

@@ -3,6 +3,7 @@
 
 import { Board, WAITING, muteFromKeyboard } from "./board.js";
 import { Connection } from "./connection.js";
+import { Detail } from "./detail.js";
 import {
   beep,
   notificationsSupported,
@@ -32,8 +33,11 @@ let mutedNow = {}; // the daemon's last answer: {project: ISO until | null}
 
 // ---- the board --------------------------------------------------------------------------
 
+const detail = new Detail(document.body, { decide: postDecision });
+
 const board = new Board($("#board"), {
   onChange: updateChrome,
+  onOpen: (id) => detail.open(board.sessions.get(id)),
   onMute: (project, seconds) => postControl("mute", { project, for_s: seconds }, `Muted ${project}`),
   onUnmute: (project) => postControl("unmute", { project }, `Unmuted ${project}`),
   onTargetMissing: () => flash("That session is no longer on the board."),
@@ -104,9 +108,11 @@ const conn = new Connection({
     },
     onSession(session) {
       board.upsert(session);
+      detail.update(session);
     },
     onTransition(t) {
       board.transition(t);
+      detail.update(t && t.session);
       maybeAlert(t);
     },
     onRemoved(r) {
@@ -227,6 +233,25 @@ function renderMutedList(muted) {
 
 // Writes carry the HttpOnly cookie that `sessiond open` (its /login link) set: the page
 // itself holds no secret.
+/** Answer a held permission request; returns an error sentence, or "" once answered. */
+async function postDecision(session, behavior, message) {
+  try {
+    const response = await fetch(`api/sessions/${encodeURIComponent(session.id)}/decision`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: session.decision.id, behavior, message, via: "panel" }),
+      cache: "no-store",
+      credentials: "same-origin",
+      referrerPolicy: "no-referrer",
+    });
+    if (response.ok) return "";
+    const body = await response.json().catch(() => ({}));
+    return typeof body.error === "string" ? body.error : `HTTP ${response.status}`;
+  } catch (error) {
+    return `Could not answer: ${error.message}`;
+  }
+}
+
 async function postControl(action, body, done) {
   try {
     const response = await fetch(`api/${action}`, {
@@ -323,6 +348,7 @@ function bindToolbar() {
 function bindKeys() {
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (detail.isOpen) return; // the detail view has its own keys
     const target = event.target;
     if (target.closest && target.closest("input, select, textarea, .mute-menu")) return;
     const moves = {

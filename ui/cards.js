@@ -45,7 +45,13 @@ export function buildCard(id, hooks) {
       menu.hidden = true;
       card.focus();
       event.stopPropagation();
+    } else if (event.key === "Enter" && event.target === card) {
+      event.preventDefault();
+      hooks.onOpen?.(id);
     }
+  });
+  card.addEventListener("click", (event) => {
+    if (!event.target.closest("button, .mute-menu, .subs")) hooks.onOpen?.(id);
   });
   return card;
 }
