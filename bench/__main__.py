@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import hooks, idle, latency, load, profile, startup
+from bench import decisions, hooks, idle, latency, load, profile, startup
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("latency", "hooks", "startup", "load", "idle", "bursts")
+SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts")
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class Sizes:
     appends: int = 500
     client_counts: tuple[int, ...] = (1, 100, 1000)
     hook_samples: int = 200
+    decision_samples: int = 200
     startup_files: int = 5000
     startup_bytes: int = 2 * 2**30 + 2**26  # a little over 2 GB
     startup_runs: int = 5
@@ -45,7 +46,7 @@ class Sizes:
 
 
 SMOKE = Sizes(
-    appends=20, client_counts=(1, 5, 20), hook_samples=5, startup_files=40,
+    appends=20, client_counts=(1, 5, 20), hook_samples=5, decision_samples=5, startup_files=40,
     startup_bytes=8 * 2**20, startup_runs=1, load_sessions=10, load_rate=10, load_seconds=3.0,
     idle_sessions=20, idle_clients=2, idle_seconds=3.0, bursts=1, burst_seconds=1.0,
 )
@@ -57,6 +58,8 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
                 for n in sizes.client_counts]
     if name == "hooks":
         return hooks.run(work, backend, samples=sizes.hook_samples)
+    if name == "decisions":
+        return decisions.run(work, backend, samples=sizes.decision_samples)
     if name == "startup":
         return startup.run(work, backend, files=sizes.startup_files, total_bytes=sizes.startup_bytes,
                            runs=sizes.startup_runs, cache=cache)

@@ -45,6 +45,12 @@ def rows_for(name: str, r: Any) -> list[Row]:
                         f"n/a (hooks not wired: no transition; HTTP {r['http_status']})")]
         return [Row("hook → SSE p50", r["p50_ms"], "ms", None, f"{r['samples']} samples"),
                 Row("hook → SSE p99", r["p99_ms"], "ms", 5.0, f"max {r['max_ms']:.1f} ms")]
+    if name == "decisions":
+        if not r["samples"]:
+            return [Row("decision → agent p99", None, "ms", 5.0, "n/a (no request was held)")]
+        wrong = f"; {r['wrong']} wrong answer(s)" if r["wrong"] else ""
+        return [Row("decision → agent p50", r["p50_ms"], "ms", None, f"{r['samples']} decisions"),
+                Row("decision → agent p99", r["p99_ms"], "ms", 5.0, f"max {r['max_ms']:.1f} ms{wrong}")]
     if name == "startup":
         size = f"{r['files']} files, {r['bytes'] / 2**30:.2f} GB; read {r['read_fraction']:.1%} of it"
         return [Row("start-up: launch → /health ok", r["health_s"], "s", None, size),
