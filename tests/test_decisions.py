@@ -252,3 +252,24 @@ async def test_allow_on_the_approval_toast_answers_the_held_request(tmp_path: Pa
             assert 'sessiond_decisions_total{behavior="allow",via="toast"} 1' in metrics
         finally:
             proc.kill()
+
+
+async def test_one_session_carries_the_last_prompt_and_reply_for_the_detail_view(
+    daemon: DaemonProcess,
+) -> None:
+    from tests.transcripts import ClaudeTranscript
+
+    t = ClaudeTranscript(daemon.claude_projects)
+    t.write(t.prompt("first question"), t.reply("first answer"), t.prompt("clean the build <b>now</b>"),
+            t.tool_use("Bash", {"command": "rm -rf build", "description": "clean"}))
+    for _ in range(200):
+        status, body = await asyncio.to_thread(daemon.get, f"/api/sessions/{t.session_id}")
+        if status == 200 and body["pending_tool"]:
+            break
+        await asyncio.sleep(0.05)
+    assert body["last_prompt"] == "clean the build <b>now</b>"  # shown as text by the panel
+    assert body["last_reply"] == "first answer"
+    assert body["pending_tool"]["input"] == {"command": "rm -rf build", "description": "clean"}
+    # The list and the stream stay light: no excerpts there.
+    listed = (await asyncio.to_thread(daemon.get, "/api/sessions"))[1]["sessions"][0]
+    assert "last_prompt" not in listed and "last_reply" not in listed

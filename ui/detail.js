@@ -78,6 +78,7 @@ export class Detail {
       on: { click: () => this.deny() } });
     this.status = el("p", { className: "detail-status", attrs: { role: "status" } });
     this.body = el("div", { className: "detail-body" });
+    this.conversation = el("div", { className: "detail-conversation" });
     this.root = el("section", {
       className: "detail",
       attrs: { hidden: "", role: "dialog", "aria-modal": "true", tabindex: "-1", "aria-label": "Session detail" },
@@ -87,6 +88,7 @@ export class Detail {
         el("button", { className: "close", text: "×", attrs: { type: "button", "aria-label": "Close" },
           on: { click: () => this.close() } }),
         this.body,
+        this.conversation,
         el("div", { className: "detail-actions" }, [this.allowBtn, this.message, this.denyBtn]),
         this.status,
       ]),
@@ -105,8 +107,27 @@ export class Detail {
     this.message.value = "";
     this.status.textContent = "";
     this.render();
+    this.conversation.replaceChildren();
+    this.loadConversation(session.id);
     this.root.hidden = false;
     this.root.focus();
+  }
+
+  /** The user's last prompt and the agent's last reply (only the one-session API has them). */
+  async loadConversation(id) {
+    let data;
+    try {
+      const response = await fetch(`api/sessions/${encodeURIComponent(id)}`, { cache: "no-store" });
+      if (!response.ok) return;
+      data = await response.json();
+    } catch {
+      return;
+    }
+    if (!this.session || this.session.id !== id) return;
+    const parts = [];
+    if (data.last_prompt) parts.push(el("h3", { text: "You asked" }), el("p", { className: "excerpt", text: data.last_prompt }));
+    if (data.last_reply) parts.push(el("h3", { text: "The agent said" }), el("p", { className: "excerpt", text: data.last_reply }));
+    this.conversation.replaceChildren(...parts);
   }
 
   close() {

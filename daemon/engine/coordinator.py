@@ -316,5 +316,13 @@ class Engine:
         """Sessions, newest activity first."""
         return self.keeper.snapshot()
 
+    def conversation(self, session_id: str) -> tuple[str, str]:
+        """The user's last prompt and the agent's last reply, as far as the transcript says."""
+        tracked = self.keeper.main_file(session_id)
+        if tracked is None or tracked.state is None:
+            return "", ""
+        meta = tracked.state.meta
+        return meta.last_prompt, meta.last_reply
+
     def quarantined(self) -> dict[str, str]:
         return {str(t.path): t.quarantined for t in self.files.values() if t.quarantined}

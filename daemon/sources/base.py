@@ -75,6 +75,13 @@ class SessionMeta:
     project: str = ""
     branch: str = ""
     title: str = ""
+    # The user's last prompt and the agent's last reply text (for the panel's detail view).
+    last_prompt: str = ""
+    last_reply: str = ""
+
+
+# How much of the last prompt and reply is kept (shown in the detail view, as text).
+MAX_EXCERPT = 2000
 
 
 @dataclass(frozen=True, slots=True)

@@ -202,10 +202,15 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def get_session(request: web.Request) -> web.Response:
-    session = ctx_of(request).engine.sessions.get(request.match_info["id"])
+    """One session, with the user's last prompt and the agent's last reply (for the
+    panel's detail view: not in the stream or the list, where they would weigh on every
+    event)."""
+    engine = ctx_of(request).engine
+    session = engine.sessions.get(request.match_info["id"])
     if session is None:
         return _error(404, "No such session.")
-    return web.json_response(session.to_json())
+    last_prompt, last_reply = engine.conversation(session.id)
+    return web.json_response({**session.to_json(), "last_prompt": last_prompt, "last_reply": last_reply})
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -28,8 +28,10 @@ from sessiond.protocol import (
     clip,
     duration_text,
     parse_ts,
+    tool_input,
 )
 from sessiond.sources.base import (
+    MAX_EXCERPT,
     FileInfo,
     SessionMeta,
     Thresholds,
@@ -142,6 +144,8 @@ class _Tool:
     # subagent L81's PreToolUse only comes after L82, the result of L77).
     start: datetime
     progress_at: datetime | None = None
+    # The full input (bounded: protocol.tool_input), for the panel's detail view.
+    input: JSONDict | None = None
 
 
 class ClaudeSource:
@@ -382,6 +386,7 @@ class ClaudeState:
             self._pending.clear()
             self._queued = 0
             self._titles.setdefault("prompt", clip(text, MAX_TITLE))
+            self._meta.last_prompt = clip(text, MAX_EXCERPT)
             self._set("prompt", line_no, at)
 
     def _command(self, name: str, text: str, line_no: int | None, at: datetime) -> None:
@@ -433,13 +438,17 @@ class ClaudeState:
                 last = "thinking"
             elif btype == "text":
                 last = "text"
+                said = block.get("text")
+                if isinstance(said, str) and said.strip():
+                    self._meta.last_reply = clip(said, MAX_EXCERPT)
         if last is not None:
             self._set(last, line_no, at, stop_reason)
 
     def _add_tool(self, block: JSONDict, mid: str, line_no: int | None, at: datetime) -> None:
         tool_id = str(block.get("id") or f"line-{line_no}")
         name = str(block.get("name") or "?")
-        tool = _Tool(tool_id, name, summarize_tool(name, block.get("input")), mid, line_no, at, at)
+        raw = block.get("input")
+        tool = _Tool(tool_id, name, summarize_tool(name, raw), mid, line_no, at, at, input=tool_input(raw))
         self._pending[tool_id] = tool
         while len(self._pending) > _MAX_PENDING:
             self._pending.popitem(last=False)
@@ -610,7 +619,7 @@ def _dict(value: object) -> dict[str, Any]:
 
 
 def _pending_tool(tool: _Tool) -> PendingTool:
-    return PendingTool(tool.name, tool.summary)
+    return PendingTool(tool.name, tool.summary, input=tool.input)
 
 
 def summarize_tool(name: str, raw: object) -> str:
