@@ -9,6 +9,7 @@ import asyncio
 import html
 import os
 import platform
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -20,7 +21,7 @@ import structlog
 from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Icon, Urgency
 from sessiond.config import Config
 from sessiond.notify.policy import Controls, Toast, changed_keys, with_overrides
-from sessiond.store.db import Store
+from sessiond.store.db import Store, StoreError
 
 log = structlog.get_logger(__name__)
 
@@ -200,3 +201,14 @@ async def send_toast(
         return None
     log.info("toast sent", session=toast.session_id, title=toast.title, reminder=toast.reminder)
     return identifier
+
+
+def claim_ledger(store: Store, toast: Toast) -> bool:
+    """Claim the toast's ledger row (False: it was shown already). A ledger that cannot be
+    written (a full disk) does not cost the user the toast: at worst a restart shows it
+    once more."""
+    try:
+        return store.mark_notified(*toast.ledger_key)
+    except (StoreError, sqlite3.Error) as exc:
+        log.warning("cannot record a toast in the ledger; showing it anyway", error=str(exc))
+        return True

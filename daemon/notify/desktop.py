@@ -31,6 +31,7 @@ from sessiond.config import Config
 from sessiond.notify.backend import (
     Probe,
     change_controls,
+    claim_ledger,
     dispose,
     load_controls,
     make_desktop_notifier,
@@ -277,7 +278,7 @@ class Notifier:
             return
         # Claim the ledger row first: two deliveries racing for one transition (a
         # restart loop, a replay) end with one toast.
-        if not toast.reminder and not self._claim(toast):
+        if not toast.reminder and not claim_ledger(self.store, toast):
             self.stats.skipped["already_notified"] += 1
             return
         identifier = await self._send(toast)
@@ -298,15 +299,6 @@ class Notifier:
         if latest is None or should_withdraw(toast.status, latest):
             # The session moved on while the toast was on its way.
             await self._withdraw(toast.session_id)
-
-    def _claim(self, toast: Toast) -> bool:
-        """Claim the toast's ledger row; a ledger that cannot be written (a full disk) does
-        not cost the user the toast (at worst a restart shows it once more)."""
-        try:
-            return self.store.mark_notified(*toast.ledger_key)
-        except (StoreError, sqlite3.Error) as exc:
-            log.warning("cannot record a toast in the ledger; showing it anyway", error=str(exc))
-            return True
 
     async def _send(self, toast: Toast) -> str | None:
         """Send one toast; its id once the backend accepted it, else None."""
