@@ -51,7 +51,8 @@ async def test_prompt_reply_and_approval_wait(daemon: DaemonProcess, events: SSE
     wait = await events.next_of("transition")
     assert (wait.data["from"], wait.data["to"]) == ("working", "waiting_for_approval")
     assert wait.data["source"] == "timer"
-    assert wait.data["session"]["pending_tool"] == {"name": "Bash", "summary": "git push origin main"}
+    assert wait.data["session"]["pending_tool"] == {"name": "Bash", "summary": "git push origin main",
+                                                    "input": {"command": "git push origin main"}}
     assert wait.id is not None and appeared.id is not None and wait.id > appeared.id
 
     assert daemon.sessions()[t.session_id]["status"] == "waiting_for_approval"
@@ -283,7 +284,8 @@ async def test_a_subagent_waiting_for_approval_makes_its_parent_wait(
     assert parent.session_id in ids
     shown = daemon.sessions()[parent.session_id]
     assert shown["status"] == "waiting_for_approval"
-    assert shown["pending_tool"] == {"name": "Bash", "summary": "rm -rf build"}
+    assert shown["pending_tool"] == {"name": "Bash", "summary": "rm -rf build",
+                                     "input": {"command": "rm -rf build"}}
 
 
 async def test_another_agents_file_in_the_claude_folder(daemon: DaemonProcess, events: SSEClient) -> None:
