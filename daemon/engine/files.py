@@ -74,8 +74,11 @@ def walk(top: Path, warn: WarnOnce) -> Iterator[Path]:
 
 
 def root_of(roots: list[Root], path: Path) -> Root | None:
+    # String prefixes, not PurePath.is_relative_to: this runs for every write.
+    text = os.fspath(path)
     for root in roots:
-        if path.is_relative_to(root.path):
+        top = os.fspath(root.path)
+        if text == top or text.startswith(top.rstrip(os.sep) + os.sep):
             return root
     return None
 
@@ -87,17 +90,19 @@ def inside(path: Path, root: Root) -> bool:
     directory (watchfiles follows them), and a directory may be replaced by a symlink
     after its files were found. The root itself may be a symlink.
     """
-    try:
-        rel = path.relative_to(root.path)
-    except ValueError:
+    top = os.fspath(root.path).rstrip(os.sep)
+    text = os.fspath(path)
+    if not text.startswith(top + os.sep):
         return False
-    if ".." in rel.parts:
+    parts = [part for part in text[len(top) + 1 :].split(os.sep) if part]
+    if ".." in parts:
         return False
     # One lstat per part below the root (two for a Claude session), not a realpath of
-    # both whole paths: this runs for every write of every transcript.
-    current = str(root.path)
-    for part in rel.parts:
-        current = os.path.join(current, part)
+    # both whole paths: this runs for every write of every transcript (string joins, not
+    # pathlib, for the same reason).
+    current = top
+    for part in parts:
+        current = current + os.sep + part
         try:
             if stat.S_ISLNK(os.lstat(current).st_mode):
                 return False

@@ -86,7 +86,8 @@ class Persistence:
         self.keep_seconds = keep_seconds
         self.flush_delay = flush_delay
         self._events: list[Event] = []
-        self._sessions: dict[str, JSONDict | None] = {}
+        # session id -> its JSON (or the `session` event that carries it), None: removed
+        self._sessions: dict[str, JSONDict | Event | None] = {}
         self._offsets: dict[str, tuple[int, int] | None] = {}
         self._handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._reserved = 0
@@ -131,7 +132,7 @@ class Persistence:
         self._events.append(event)
         if event.session_id is not None:
             if event.kind == "session":
-                self._sessions[event.session_id] = event.data
+                self._sessions[event.session_id] = event  # its JSON is in its frame already
             elif event.kind == "transition":
                 self._sessions[event.session_id] = event.data["session"]
             elif event.kind == "removed":
@@ -219,7 +220,8 @@ class Persistence:
                     else:
                         db.execute(
                             "INSERT OR REPLACE INTO sessions VALUES (?, ?)",
-                            (sid, json.dumps(data, ensure_ascii=False)),
+                            (sid, data.data_json if isinstance(data, Event)
+                             else json.dumps(data, ensure_ascii=False)),
                         )
                 for path, position in offsets.items():
                     if position is None:
