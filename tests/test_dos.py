@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.daemon_proc import DEFAULT_SETTINGS, DaemonProcess, make_daemon
 from tests.transcripts import ClaudeTranscript
+from tests.waiting import wait_for
 
 
 def metric(daemon: DaemonProcess, name: str) -> float:
@@ -23,15 +22,6 @@ def metric(daemon: DaemonProcess, name: str) -> float:
     assert found, name
     return float(found.group(1))
 
-
-def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true after {timeout} s")
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from tests import daemon_proc
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript, now_iso
+from tests.waiting import wait_for
 
 # Sweeps every half second, so "nothing happened" is checked after several of them.
 SETTINGS = """
@@ -59,15 +60,6 @@ def warnings(daemon: DaemonProcess) -> list[dict[str, Any]]:
             out.append(entry)
     return out
 
-
-def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true after {timeout} s")
 
 
 def healthy(daemon: DaemonProcess) -> bool:

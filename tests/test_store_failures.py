@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sessiond.store.db import Store, StoreRebuilt
@@ -23,16 +22,7 @@ from sessiond.store.persistence import IdFloor
 
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.transcripts import ClaudeTranscript
-
-
-def wait_for(predicate: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"not true after {timeout} s")
+from tests.waiting import wait_for
 
 
 def corrupt_inner_page(db: Path, page: int = 3) -> None:
