@@ -78,9 +78,12 @@ def build(config: Config, token: str) -> Components:
     engine = Engine(config, publisher, all_sources())
     store = open_store(config.state_dir)
     persistence = Persistence(store, keep_events=max(config.event_buffer, 10_000))
-    last_id, history, previous = persistence.load()
+    reserved, history, previous = persistence.load()
     hub.restore(history)
-    hub.last_id = last_id
+    # Clients resume from the last committed id (nothing after it was ever delivered); new
+    # events are numbered above everything the last run may have reserved.
+    hub.last_id = persistence.last_logged
+    hub.id_floor = reserved
     # Clients get an event once it is committed (see EventHub), so a kill -9 repeats nothing.
     hub.gated = True
     persistence.on_flushed = hub.release

@@ -103,26 +103,34 @@ async def test_kill_9_and_restart_resumes_every_client_exactly(tmp_path: Path) -
 
 
 async def test_restart_with_nothing_new_publishes_nothing(tmp_path: Path) -> None:
+    """20 sessions; stopped (SIGTERM, then kill -9) and started with nothing written in
+    between: a client resuming with Last-Event-ID gets no event at all, the last event id
+    is unchanged, and the first event it gets is a marker written afterwards (before, a
+    clean restart republished a `session` event for every unchanged session)."""
     proc = make_daemon(tmp_path / "d")
     proc.claude_projects.mkdir(parents=True)
     proc.start()
-    t = ClaudeTranscript(proc.claude_projects)
+    sessions = [ClaudeTranscript(proc.claude_projects, cwd=f"/w/p{n}") for n in range(20)]
     try:
         async with SSEClient(f"{proc.base_url}/events", token=proc.token) as client:
             await client.next_of("snapshot")
-            t.write(t.prompt("p"), t.reply("r"))
-            await client.transition_to("waiting_for_input")
-            seen = client.last_event_id
-        assert proc.stop(signal.SIGTERM) == 0
-        proc.start()
-        _, listing = proc.get("/api/sessions")
-        assert listing["last_event_id"] >= (seen or 0)  # ids never go back
-        async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=seen) as resumed:
-            t.write(t.prompt("after the restart"))
-            event = await resumed.next()
-            assert event.event in ("session", "transition")
-            assert event.id is not None and seen is not None and event.id > seen
-            assert event.data.get("session_id", event.data.get("id")) == t.session_id
+            for t in sessions:
+                t.write(t.prompt("p"), t.reply("r"))
+            for t in sessions:
+                await collect_until(client, t.session_id, "waiting_for_input", [])
+        for stop in (lambda: proc.stop(signal.SIGTERM), proc.kill):
+            seen = proc.get("/api/sessions")[1]["last_event_id"]
+            stop()
+            proc.start()
+            assert proc.get("/api/sessions")[1]["last_event_id"] == seen  # nothing new published
+            async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=seen) as resumed:
+                marker = ClaudeTranscript(proc.claude_projects, cwd="/w/marker")
+                marker.write(marker.prompt("after the restart"))
+                first = await resumed.next()
+                assert first.event in ("session", "transition")
+                assert first.data.get("session_id", first.data.get("id")) == marker.session_id, first
+                assert first.id is not None and first.id > seen
+                await collect_until(resumed, marker.session_id, "working", [first])
     finally:
         proc.kill()
 

@@ -73,7 +73,10 @@ class Engine:
         restart = previous is not None and previous.known
         if previous is not None and restart:
             for sid, session in previous.sessions.items():
-                self.table.entry(sid).shown = session
+                entry = self.table.entry(sid)
+                entry.shown = session
+                # As last published: an unchanged session is not published again.
+                entry.activity_published = session.last_activity
             self.keeper.replaying = True
         try:
             for root in self.roots:

@@ -161,6 +161,8 @@ class EventHub:
         self._subscribers: set[Subscriber] = set()
         self._client_limit = client_limit
         self.last_id = first_id
+        # New ids are above this (ids a previous run reserved but never used).
+        self.id_floor = first_id
         self.dropped_clients = 0
         self.gated = False
         self._pending: list[Event] = []
@@ -183,7 +185,7 @@ class EventHub:
         session_id: str | None = None,
         to_status: str | None = None,
     ) -> Event:
-        self.last_id += 1
+        self.last_id = max(self.last_id, self.id_floor) + 1
         frame = encode_frame(kind, data, self.last_id)
         event = Event(self.last_id, kind, data, frame, agent, session_id, to_status)
         self._history.append(event)

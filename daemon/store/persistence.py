@@ -100,6 +100,8 @@ class Persistence:
         self._warned_at = -WARN_EVERY_S
         self._unwarned = 0
         self.id_floor = IdFloor(store.path.with_name(ID_FLOOR_NAME))
+        # The last id committed by the previous run (ids reserved beyond it were never seen).
+        self.last_logged = 0
         # Called after each flush, committed or not: the hub releases the events to the
         # clients (a failed write is reported by /health; the daemon keeps serving).
         self.on_flushed: Callable[[], None] | None = None
@@ -113,6 +115,7 @@ class Persistence:
             frame = encode_frame(kind, payload, event_id)
             history.append(Event(event_id, kind, payload, frame, agent, session_id, to_status))
         last_logged = history[-1].id if history else 0
+        self.last_logged = last_logged
         last_id = max(last_logged, int(self.store.get_json(_RESERVED_KEY, 0)), self.id_floor.read())
         sessions = {}
         for sid, data in self.store.load_sessions().items():
