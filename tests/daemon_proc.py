@@ -82,8 +82,8 @@ class DaemonProcess:
 
     def start(self, *, wait: bool = True, timeout: float = 30.0) -> DaemonProcess:
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        runtime = self.state_dir / "runtime.json"
-        runtime.unlink(missing_ok=True)
+        # runtime.json is left as it is (a crashed daemon's stays): `wait_ready` waits for
+        # the one this process writes.
         self.log_path = self.root / f"daemon-{int(time.time() * 1000)}.log"
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
@@ -106,8 +106,12 @@ class DaemonProcess:
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.output()}")
             if runtime.exists():
                 try:
-                    self.port = int(json.loads(runtime.read_text())["port"])
-                except (ValueError, KeyError):
+                    info = json.loads(runtime.read_text())
+                    if info["pid"] != self.proc.pid:
+                        time.sleep(0.02)  # an earlier daemon's file, not replaced yet
+                        continue
+                    self.port = int(info["port"])
+                except (ValueError, KeyError, TypeError):
                     time.sleep(0.02)
                     continue
                 status, _ = self.get("/health")

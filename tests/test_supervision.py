@@ -95,10 +95,11 @@ def test_a_stale_runtime_file_from_a_crash_is_replaced(tmp_path: Path) -> None:
     dead.wait()
     (proc.state_dir / "runtime.json").write_text(json.dumps(
         {"pid": dead.pid, "port": 1, "url": "http://127.0.0.1:1", "version": "0", "started_at": "x"}))
-    proc.start()
+    proc.start()  # the harness leaves the stale file in place; the daemon must replace it
     try:
         info = json.loads((proc.state_dir / "runtime.json").read_text())
-        assert info["pid"] == proc.proc.pid if proc.proc else False
+        assert proc.proc is not None and info["pid"] == proc.proc.pid
+        assert proc.get("/health")[0] == 200
     finally:
         proc.kill()
 
