@@ -103,6 +103,10 @@ def _apply(
     setup = _setup(agent, create_token=create_token)
     failed = False
     for name in _agents(agent):
+        absent = None if agent is not None or not create_token else _absent(name, setup)
+        if absent is not None:
+            click.echo(f"{name}: skipped ({absent}; `--agent {name}` installs anyway)")
+            continue
         try:
             changes = change_settings(name, setup)
         except HookInstallError as exc:
@@ -156,6 +160,17 @@ def status(agent: HookAgent | None, as_json: bool) -> None:
 def _file_json(f: FileStatus) -> dict[str, object]:
     return {"path": str(f.path), "exists": f.exists, "installed": f.installed, "expected": f.expected,
             "stale": f.stale, "problem": f.problem, "warnings": f.warnings, "notes": f.notes}  # fmt: skip
+
+
+def _absent(agent: HookAgent, setup: Setup) -> str | None:
+    """Why this agent looks absent (no folder of its own, no command on PATH), or None.
+
+    `hooks install` without --agent leaves such agents alone: it never creates ~/.codex or
+    ~/.gemini for someone who uses neither."""
+    folder = hook_install.hook_file(agent, setup).parent
+    if folder.is_dir() or shutil.which(agent, path=setup.env.get("PATH", os.defpath)):
+        return None
+    return f"no {folder} and no `{agent}` on PATH"
 
 
 def _describe(f: FileStatus) -> str:

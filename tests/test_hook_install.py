@@ -459,3 +459,22 @@ def test_the_cli_installs_reports_and_uninstalls(home: Path) -> None:
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.strip().startswith("gemini: ") and bad.stderr.strip().count("\n") == 0
     assert parse_version("2.1.240 (Claude Code)") == (2, 1, 240)
+
+
+def test_install_without_agent_touches_only_the_agents_that_are_there(tmp_path: Path) -> None:
+    (tmp_path / ".claude").mkdir()
+    proc = make_daemon(tmp_path / "d")
+    env = {**proc.env, "HOME": str(tmp_path), "PATH": os.path.dirname(sys.executable)}
+    for key in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME"):
+        env.pop(key)
+    done = subprocess.run([sys.executable, "-m", "sessiond", "hooks", "install"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "claude: installed in" in done.stdout
+    assert f"codex: skipped (no {tmp_path / '.codex'} and no `codex` on PATH" in done.stdout
+    assert f"gemini: skipped (no {tmp_path / '.gemini'} and no `gemini` on PATH" in done.stdout
+    assert not (tmp_path / ".codex").exists() and not (tmp_path / ".gemini").exists()
+    # Asked for by name, an agent is installed even before its folder exists.
+    named = subprocess.run([sys.executable, "-m", "sessiond", "hooks", "install", "--agent", "gemini"],
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert named.returncode == 0 and (tmp_path / ".gemini" / "settings.json").exists()
