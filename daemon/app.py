@@ -120,8 +120,7 @@ def _toast_answers(engine: Engine, session_id: str) -> Callable[[str], None] | N
 
     def answer(behavior: str) -> None:
         verdict: Literal["allow", "deny"] = "allow" if behavior == "allow" else "deny"
-        if engine.decisions.answer(session_id, decision.id, Answer(verdict, via="toast")) is not None:
-            engine.keeper.refresh(session_id)
+        engine.answer_decision(session_id, decision.id, Answer(verdict, via="toast"))
 
     return answer
 

@@ -22,7 +22,7 @@ from sessiond.engine.files import Root, TrackedFile, admissible, inside, root_of
 from sessiond.engine.outputs import FileProgress, Publisher
 from sessiond.engine.sessions import SessionKeeper
 from sessiond.engine.table import Previous
-from sessiond.hooks.decisions import DecisionBook
+from sessiond.hooks.decisions import Answer, DecisionBook, Held
 from sessiond.hooks.reconcile import HookBook
 from sessiond.logs import WarnOnce
 from sessiond.protocol import JSONDict, Session, utcnow
@@ -59,6 +59,14 @@ class Engine:
     @property
     def decisions(self) -> DecisionBook:
         return self.keeper.decisions
+
+    def answer_decision(self, session_id: str, decision_id: str, answer: Answer) -> Held | None:
+        """Answer a held permission request (the API, the panel, a toast, the CLI all come
+        here); clients then see that it is no longer held. None when it is not pending."""
+        held = self.decisions.answer(session_id, decision_id, answer)
+        if held is not None:
+            self.keeper.refresh(session_id)
+        return held
 
     # -- discovery --------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Literal
 
 import structlog
@@ -119,6 +119,3 @@ def message_of(value: object) -> str:
     """A deny message as sent to the agent: short, one paragraph of text."""
     return clip(value, MAX_REASON) if isinstance(value, str) else ""
 
-
-def expired(decision: Decision, now: datetime) -> bool:
-    return now >= decision.expires

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sessiond.config import default_state_dir
+from sessiond.statedir import write_atomic
 
 UNIT_NAME = "sessiond.service"
 LABEL = "dev.sessiond"
@@ -267,10 +268,7 @@ def _last_line(text: str) -> str:
 
 def _write_atomic(path: Path, content: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(content, encoding="utf-8")
-    tmp.chmod(0o644)
-    tmp.replace(path)
+    write_atomic(path, content.encode("utf-8"), 0o644)  # a unit file: readable, holds no secret
 
 
 def print_line(line: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from aiohttp import web
 from sessiond.logs import add_secret
+from sessiond.statedir import read_token
 
 COOKIE = "sessiond"
 # Long enough that a bookmarked panel does not ask for `sessiond open` every morning;
@@ -39,10 +40,7 @@ class Access:
         """The current token (re-read when the file changed: a rotation)."""
         seen = self._stat()
         if seen is not None and seen != self._seen:
-            try:
-                fresh = self._file.read_text(encoding="utf-8").strip() if self._file else ""
-            except OSError:
-                fresh = ""
+            fresh = read_token(self._file) if self._file else None
             if fresh:
                 self._token = fresh
                 add_secret(fresh)

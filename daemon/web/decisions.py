@@ -47,11 +47,10 @@ async def decide(request: web.Request) -> web.Response:
                            "([actions] decisions = false).")
     via = str(body["via"]) if body.get("via") in VIA else "api"
     answer = Answer(body["behavior"], message_of(body.get("message")), via)
-    held = ctx.engine.decisions.answer(sid, body["id"], answer)
+    held = ctx.engine.answer_decision(sid, body["id"], answer)
     if held is None:
         return _error(409, "That permission request is no longer pending: it was answered in the "
                            "terminal, expired or replaced.")
-    ctx.engine.keeper.refresh(sid)
     # 200 once the agent's hook has its answer (its response is on its way).
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(held.sent.wait(), 2.0)
