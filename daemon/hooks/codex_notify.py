@@ -83,14 +83,10 @@ def with_notify(path: Path, text: str, parsed: dict[str, Any], setup: Setup) -> 
         # If the scan was fooled (a multi-line array), the very top is always top-level.
         candidates = ["".join([*lines[:first_table], line + eol, *lines[first_table:]]),
                       "".join([line + eol, *lines])]  # fmt: skip
-    expected = {**parsed, "notify": wanted}
-    for candidate in candidates:
-        try:
-            if tomllib.loads(candidate) == expected:
-                return candidate
-        except tomllib.TOMLDecodeError:
-            continue
-    raise HookInstallError(f"Cannot add notify to {path} safely; add it by hand: {line}")
+    found = _first_parsing_as(candidates, {**parsed, "notify": wanted})
+    if found is None:
+        raise HookInstallError(f"Cannot add notify to {path} safely; add it by hand: {line}")
+    return found
 
 
 def without_notify(path: Path, text: str, parsed: dict[str, Any]) -> str:
@@ -99,14 +95,22 @@ def without_notify(path: Path, text: str, parsed: dict[str, Any]) -> str:
         return text
     lines = text.splitlines(keepends=True)
     kept = [ln for ln in lines if not (_NOTIFY_KEY.match(ln) and line_value(ln) == current)]
-    candidate = "".join(kept)
-    expected = {k: v for k, v in parsed.items() if k != "notify"}
-    try:
-        if tomllib.loads(candidate) == expected:
-            return candidate
-    except tomllib.TOMLDecodeError:
-        pass
-    raise HookInstallError(f"Cannot remove sessiond's notify line from {path} safely; remove it by hand.")
+    found = _first_parsing_as(["".join(kept)], {k: v for k, v in parsed.items() if k != "notify"})
+    if found is None:
+        raise HookInstallError(f"Cannot remove sessiond's notify line from {path} safely; remove it by hand.")
+    return found
+
+
+def _first_parsing_as(candidates: list[str], expected: dict[str, Any]) -> str | None:
+    """The first edited text that parses to exactly `expected`: the proof that a
+    line-level edit changed `notify` and nothing else in the user's config."""
+    for candidate in candidates:
+        try:
+            if tomllib.loads(candidate) == expected:
+                return candidate
+        except tomllib.TOMLDecodeError:
+            continue
+    return None
 
 
 def line_value(line: str) -> object:
