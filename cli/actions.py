@@ -1,4 +1,6 @@
-"""Acting on a wait from the terminal: `sessiond approve ID [--deny] [--message TEXT]`.
+"""Acting on a wait from the terminal: `sessiond approve ID [--deny] [--message TEXT]`,
+`sessiond focus ID` (bring the agent's terminal to the front) and `sessiond send ID TEXT`
+(type a line into it, then Enter).
 
 ID may be any unique prefix of a session id (as `sessiond status --json` shows them).
 Exit 0 once the agent has the answer; 1 with one sentence otherwise.
@@ -15,6 +17,8 @@ from sessiond.protocol import Session
 
 def register(group: click.Group) -> None:
     group.add_command(approve)
+    group.add_command(focus)
+    group.add_command(send)
 
 
 def resolve(endpoint: Endpoint, prefix: str) -> Session:
@@ -55,3 +59,40 @@ def approve(session_id: str, deny: bool, message: str) -> None:
     what = f"{terminal_text(tool.name)}: {terminal_text(tool.summary)}" if tool else "the request"
     where = terminal_text(session.project) or session.id[:12]
     click.echo(f"{'Denied' if deny else 'Allowed'} {what} ({where}).")
+
+
+def _post(session_id: str, action: str, body: dict[str, object]) -> tuple[Session, object]:
+    """POST an action on the session `session_id` names; exits with one sentence on failure."""
+    config = load_config()
+    try:
+        endpoint = find_daemon(config.state_dir, config.port)
+        session = resolve(endpoint, session_id)
+        status, answer = request(endpoint, "POST", f"/api/sessions/{session.id}/{action}", body)
+    except DaemonUnavailable as exc:
+        fail(str(exc))
+    if status != 200:
+        error = answer.get("error") if isinstance(answer, dict) else None
+        fail(terminal_text(error) if error else f"The daemon answered {status}.")
+    return session, answer
+
+
+@click.command()
+@click.argument("session_id", metavar="ID")
+def focus(session_id: str) -> None:
+    """Bring the session's terminal (its tmux pane, kitty or WezTerm tab...) to the front."""
+    session, answer = _post(session_id, "focus", {})
+    terminal = answer.get("terminal") if isinstance(answer, dict) else None
+    target = terminal.get("target") if isinstance(terminal, dict) else None
+    where = terminal_text(session.project) or session.id[:12]
+    click.echo(f"Focused {terminal_text(target or 'its terminal')} ({where}).")
+
+
+@click.command()
+@click.argument("session_id", metavar="ID")
+@click.argument("text")
+@click.option("--no-enter", is_flag=True, help="Type the text without pressing Enter.")
+def send(session_id: str, text: str, no_enter: bool) -> None:
+    """Type TEXT into a waiting session's terminal, then Enter."""
+    session, _ = _post(session_id, "input", {"text": text, "enter": not no_enter})
+    where = terminal_text(session.project) or session.id[:12]
+    click.echo(f"Sent {len(text)} characters{'' if no_enter else ' and Enter'} ({where}).")

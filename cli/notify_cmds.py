@@ -19,6 +19,7 @@ from datetime import datetime
 import click
 from sessiond.cli.format import terminal_text
 from sessiond.cli.settings import fail, load_config
+from sessiond.client import DaemonUnavailable, find_daemon, get_sessions
 from sessiond.config import Config
 from sessiond.notify.backend import (
     Probe,
@@ -203,6 +204,7 @@ def doctor() -> None:
         click.echo(f"  Fix: {fix_for(where, found.reason)}")
     healthy &= _check_state(config)
     _check_daemon(config)
+    _check_terminals(config)
     click.echo("Answering permission requests outside the terminal: "
                + ("on (the panel, toasts, `sessiond approve`)." if config.decisions
                   else "off ([actions] decisions = false)."))
@@ -322,3 +324,24 @@ def _check_daemon(config: Config) -> None:
         detail = f": {component.detail}" if component.detail else ""
         click.echo(f"  Daemon's notifier: {component.status}{detail}")
 
+
+
+def _check_terminals(config: Config) -> None:
+    """Each live session's terminal, or why none was found (focus and typing need one)."""
+    try:
+        sessions = get_sessions(find_daemon(config.state_dir, config.port))
+    except DaemonUnavailable:
+        return  # `_check_daemon` has said why
+    live = [s for s in sessions if s.status != "ended" and s.parent_id is None]
+    if not live:
+        click.echo("Terminals: no live session.")
+        return
+    click.echo("Terminals (where `sessiond focus` and `sessiond send` reach each live session):")
+    for session in live:
+        name = terminal_text(session.project or session.title)[:24] or "-"
+        if session.terminal is not None:
+            typing = "can type" if session.terminal.can_send else "focus only"
+            found = f"{session.terminal.kind} {terminal_text(session.terminal.target)} ({typing})"
+        else:
+            found = f"none: {terminal_text(session.terminal_note) or 'not looked for yet'}"
+        click.echo(f"  {session.id[:12]:<12}  {name:<24}  {found}")

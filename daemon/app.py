@@ -20,6 +20,7 @@ from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import Event, EventHub
 from sessiond.engine.outputs import FileProgress, Output, Publisher, SessionRemoved, TransitionMade
+from sessiond.engine.rules import KEYS_DECISION
 from sessiond.engine.table import Previous
 from sessiond.hooks import route as hooks_route
 from sessiond.hooks.decisions import Answer
@@ -29,10 +30,12 @@ from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources import all_sources
 from sessiond.store.db import DB_NAME, Store, StoreError, move_aside, no_space
 from sessiond.store.persistence import Persistence
+from sessiond.terminals.service import Terminals
 from sessiond.web.controls import add_routes as controls_routes
 from sessiond.web.decisions import add_routes as decision_routes
 from sessiond.web.metrics import Metrics
 from sessiond.web.routes import Context, build_app
+from sessiond.web.terminal import routes as terminal_routes
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +50,7 @@ class Components:
     persistence: Persistence
     previous: Previous
     notifier: Notifier
+    terminals: Terminals
     metrics: Metrics
     tasks: TaskSupervisor
     context: Context
@@ -93,6 +97,8 @@ def build(config: Config, token: str) -> Components:
     publisher.subscribe(_to_persistence(persistence))
     publisher.subscribe(_to_metrics(metrics))
     publisher.subscribe(_to_notifier(notifier))
+    terminals = Terminals(engine, config)
+    publisher.subscribe(terminals.on_output)
     tasks = TaskSupervisor()
     ctx = Context(
         config=config,
@@ -101,20 +107,33 @@ def build(config: Config, token: str) -> Components:
         token=token,
         metrics=metrics,
         components=lambda: parts.health(),
-        hook_handler=hooks_route.make_handler(engine, metrics),
-        extra_routes=[controls_routes(store), hooks_route.add_routes, decision_routes],
+        hook_handler=hooks_route.make_handler(engine, metrics, terminals.hook_pid),
+        terminals=terminals,
+        extra_routes=[controls_routes(store), hooks_route.add_routes, decision_routes,
+                      terminal_routes(terminals)],
     )
     metrics.extra_text.append(lambda: _connections_text(ctx))
-    notifier.answers_for = lambda sid: _toast_answers(engine, sid)
+    notifier.answers_for = lambda sid: _toast_answers(engine, terminals, sid)
+    notifier.terminals = terminals
     parts = Components(config, hub, publisher, engine, store, persistence, previous, notifier,
-                       metrics, tasks, ctx, build_app(ctx))
+                       terminals, metrics, tasks, ctx, build_app(ctx))
     return parts
 
 
-def _toast_answers(engine: Engine, session_id: str) -> Callable[[str], None] | None:
+def _toast_answers(engine: Engine, terminals: Terminals, session_id: str) -> Callable[[str], None] | None:
     """Allow/Deny for a toast: answers the request held when the toast was sent (a newer
-    request gets its own toast; an answered or expired one gets 'no longer pending')."""
+    request gets its own toast; an answered or expired one gets 'no longer pending'), or
+    the agent's own prompt by its keys (Codex in a terminal that takes input)."""
     decision = engine.decisions.current(session_id)
+    shown = engine.sessions.get(session_id)
+    if decision is None and shown is not None and shown.decision is not None \
+            and shown.decision.id.startswith(KEYS_DECISION):
+        keys_id = shown.decision.id
+
+        def by_keys(behavior: str) -> None:
+            terminals.answer_by_keys_soon(session_id, keys_id, behavior)
+
+        return by_keys
     if decision is None:
         return None
 

@@ -81,6 +81,12 @@ class Config:
     max_connections: int = 4096
     # `[actions] decisions`: may permission requests be answered outside the terminal?
     decisions: bool = True
+    # `[actions] input`: may the panel, a toast's reply and `sessiond send` type into an
+    # agent's terminal (only ever while it waits)?
+    send_input: bool = True
+    # `[actions] toast_click`: a toast's click brings the agent's terminal to the front
+    # ("terminal", when one is known; else the panel opens) or always opens the panel.
+    toast_click: str = "terminal"
     # Files not written for this long start as idle without being read.
     cold_after: timedelta = timedelta(days=1)
     # Stat every known file this often, in case the watcher missed an event. None: 20 s
@@ -123,11 +129,7 @@ class Config:
         if thresholds is not None:
             values["thresholds"] = thresholds
         values.update(_daemon_settings(daemon_settings))
-        actions = settings.get("actions", {})
-        if isinstance(actions, dict) and "decisions" in actions:
-            if not isinstance(actions["decisions"], bool):
-                raise ConfigError("decisions in the config file's [actions] must be true or false.")
-            values["decisions"] = actions["decisions"]
+        values.update(_actions(settings.get("actions", {})))
         backend = _watch_backend(daemon_settings)
         if backend is not None:
             values["watch_backend"] = backend
@@ -223,4 +225,21 @@ def _daemon_settings(daemon: Any) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ConfigError(f"{key} in the config file must be a positive number.")
         values[attr] = convert(value)
+    return values
+
+
+def _actions(actions: object) -> dict[str, Any]:
+    """`[actions]`: decisions and input (true/false), toast_click ("terminal"/"panel")."""
+    if not isinstance(actions, dict):
+        return {}
+    values: dict[str, Any] = {}
+    for key, name in (("decisions", "decisions"), ("input", "send_input")):
+        if key in actions:
+            if not isinstance(actions[key], bool):
+                raise ConfigError(f"{key} in the config file's [actions] must be true or false.")
+            values[name] = actions[key]
+    if "toast_click" in actions:
+        if actions["toast_click"] not in ("terminal", "panel"):
+            raise ConfigError('toast_click in the config file\'s [actions] must be "terminal" or "panel".')
+        values["toast_click"] = actions["toast_click"]
     return values

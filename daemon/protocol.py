@@ -17,9 +17,11 @@ Status = Literal["working", "waiting_for_approval", "waiting_for_input", "idle",
 Source = Literal["transcript", "hook", "timer"]
 Agent = Literal["claude", "codex", "gemini", "cursor"]
 ComponentStatus = Literal["ok", "degraded", "unavailable", "failed"]
+TerminalKind = Literal["tmux", "kitty", "wezterm", "iterm2", "terminal_app"]
 
 STATUSES: tuple[Status, ...] = get_args(Status)
 AGENTS: tuple[Agent, ...] = get_args(Agent)
+TERMINAL_KINDS: tuple[TerminalKind, ...] = get_args(TerminalKind)
 WAITING: frozenset[Status] = frozenset({"waiting_for_approval", "waiting_for_input"})
 
 # Text taken from transcripts is cut to these lengths before it is shown anywhere.
@@ -222,6 +224,34 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class Terminal:
+    """Where a session's agent runs, as far as sessiond found it (contract: "Acting on a
+    wait"). `target` is what a person reads ("work:2.1" for a tmux pane); how to reach it
+    (a socket, a pane id) stays inside the daemon (`sessiond.terminals`)."""
+
+    kind: TerminalKind
+    target: str
+    pid: int
+    can_send: bool
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", clip(self.target, MAX_TITLE))
+
+    def to_json(self) -> JSONDict:
+        return {"kind": self.kind, "target": self.target, "pid": self.pid, "can_send": self.can_send}
+
+    @classmethod
+    def from_json(cls, data: object) -> Terminal | None:
+        if not isinstance(data, dict) or data.get("kind") not in TERMINAL_KINDS:
+            return None
+        pid = data.get("pid")
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+            return None
+        return cls(kind=data["kind"], target=str(data.get("target") or ""), pid=pid,
+                   can_send=data.get("can_send") is True)
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     id: str
     agent: Agent
@@ -238,6 +268,9 @@ class Session:
     source: Source = "transcript"
     # A held permission request that can be answered from the panel, a toast or the CLI.
     decision: Decision | None = None
+    # Where the agent runs (None: not found; `terminal_note` says why in one sentence).
+    terminal: Terminal | None = None
+    terminal_note: str = ""
 
     def __post_init__(self) -> None:
         # Every field shown anywhere is bounded here, whoever built the session (the
@@ -250,6 +283,7 @@ class Session:
         for name in ("project", "branch", "title"):
             fix(self, name, clip(getattr(self, name), MAX_TITLE))
         fix(self, "reason", clip(self.reason, MAX_REASON))
+        fix(self, "terminal_note", clip(self.terminal_note, MAX_REASON))
 
     def with_changes(self, **changes: Any) -> Session:
         return replace(self, **changes)
@@ -270,6 +304,8 @@ class Session:
             "reason": self.reason,
             "source": self.source,
             "decision": self.decision.to_json() if self.decision else None,
+            "terminal": self.terminal.to_json() if self.terminal else None,
+            "terminal_note": self.terminal_note,
         }
 
     @classmethod
@@ -290,6 +326,8 @@ class Session:
             reason=str(data.get("reason") or ""),
             source=cast(Source, data.get("source", "transcript")),
             decision=Decision.from_json(data.get("decision")),
+            terminal=Terminal.from_json(data.get("terminal")),
+            terminal_note=str(data.get("terminal_note") or ""),
         )
 
 

@@ -167,6 +167,7 @@ class Server:
         tasks.spawn("sweep", lambda: sweep_loop(engine, status, config.sweep_every))
         tasks.spawn("loop_lag", lambda: measure_loop_lag(parts.record_lag))
         tasks.spawn("heartbeat", lambda: heartbeat_loop(config.state_dir / HEARTBEAT_NAME))
+        tasks.spawn("terminals", parts.terminals.run)
         # Fed from the event loop itself: a stalled loop stops feeding systemd's watchdog.
         tasks.spawn("watchdog", sdnotify.watchdog_loop)
 

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 # The repo folder of each installed package (pyproject.toml's package-dir).
 PACKAGE_DIRS = {"sessiond": REPO / "daemon", "sessiond.cli": REPO / "cli"}
 
-PURE = ("sessiond.sources", "sessiond.notify.policy", "sessiond.notify.toast_text", "sessiond.protocol")
+PURE = ("sessiond.sources", "sessiond.notify.policy", "sessiond.notify.toast_text", "sessiond.protocol",
+        "sessiond.terminals.matching", "sessiond.terminals.place")
 # What pure code may import from sessiond: other pure code only.
 PURE_MAY_IMPORT = PURE
 # Standard-library modules that do I/O (files, processes, sockets, the event loop).

@@ -316,9 +316,10 @@ class Engine:
 
     # -- what the session keeper answers ------------------------------------------------
 
-    def hook_event(self, agent: str, payload: JSONDict, received: float) -> None:
-        """An agent's hook (POST /hooks/{agent}): in memory only, no file is read."""
-        self.keeper.hook_event(agent, payload, received)
+    def hook_event(self, agent: str, payload: JSONDict, received: float) -> str | None:
+        """An agent's hook (POST /hooks/{agent}): in memory only, no file is read. Returns
+        the session id it is about (None: it names none)."""
+        return self.keeper.hook_event(agent, payload, received)
 
     def thresholds_for(self, session_id: str) -> Thresholds:
         return self.keeper.thresholds_for(session_id)

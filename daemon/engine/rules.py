@@ -8,11 +8,12 @@ the `Session` shown (and whether that change is worth an event).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sessiond.protocol import MAX_TITLE, Decision, Session, Source, clip
+from sessiond.protocol import MAX_TITLE, Decision, Session, Source, Terminal, clip
 from sessiond.sources.base import Classification, SessionMeta
 
 # After the last write to a compaction transcript the parent counts as compacting.
@@ -65,6 +66,8 @@ def session_from(
     now: datetime,
     source: Source,
     decision: Decision | None = None,
+    terminal: Terminal | None = None,
+    terminal_note: str = "",
 ) -> Session:
     """The session to show after `verdict`: status time and source kept unless it changed."""
     seen = last_activity or now
@@ -86,7 +89,26 @@ def session_from(
         reason=verdict.reason,
         source=source if changed or old is None else old.source,
         decision=decision,
+        terminal=terminal,
+        terminal_note=terminal_note,
     )
+
+
+# A decision answered by typing the agent's own prompt keys into its terminal (Codex).
+KEYS_DECISION = "keys-"
+KEYS_DECISION_LIFETIME = timedelta(hours=1)
+
+
+def keys_decision(session: Session, has_keys: bool) -> Decision | None:
+    """An approval prompt that can be answered by typing its keys (the agent has them, and
+    its terminal takes input). Its id names this wait, so an answer meant for an earlier
+    prompt never answers a later one."""
+    terminal = session.terminal
+    if not has_keys or session.status != "waiting_for_approval" or terminal is None or not terminal.can_send:
+        return None
+    since = session.status_since
+    wait = hashlib.sha256(f"{session.id}\0{since.isoformat()}\0{terminal.pid}".encode()).hexdigest()[:16]
+    return Decision(KEYS_DECISION + wait, since=since, expires=since + KEYS_DECISION_LIFETIME)
 
 
 def worth_an_event(old: Session | None, new: Session, activity_published: datetime | None) -> bool:
@@ -110,4 +132,6 @@ def shown_fields(session: Session) -> tuple[object, ...]:
         session.pending_tool,
         session.parent_id,
         session.decision,
+        session.terminal,
+        session.terminal_note,
     )

@@ -23,7 +23,8 @@ from sessiond.engine.outputs import Output, SessionChanged, SessionRemoved, Tran
 from sessiond.engine.table import SessionEntry, SessionTable
 from sessiond.hooks.decisions import DecisionBook
 from sessiond.hooks.reconcile import HookBook, parse_hook, with_hook_limits
-from sessiond.protocol import JSONDict, Removed, Session, Source, Transition, utcnow
+from sessiond.protocol import JSONDict, Removed, Session, Source, Terminal, Transition, utcnow
+from sessiond.sources import plugins
 from sessiond.sources.base import AgentSource, Classification, Thresholds, classify
 
 log = structlog.get_logger(__name__)
@@ -151,9 +152,17 @@ class SessionKeeper:
         new = rules.session_from(
             old, verdict, session_id=sid, agent=tracked.source.agent, parent_id=tracked.info.parent_id,
             meta=tracked.state.meta, last_activity=tracked.state.last_activity, now=now, source=source,
-            decision=self.decisions.current(sid),
+            decision=self.decisions.current(sid), terminal=entry.terminal,
+            terminal_note=entry.terminal_note,
         )
+        if new.decision is None:  # no held hook: the agent's own prompt keys may answer it
+            plugin = plugins().get(new.agent)
+            keys = rules.keys_decision(new, plugin is not None and plugin.approval_keys is not None)
+            if keys is not None:
+                new = new.with_changes(decision=keys)
         entry.shown = new
+        if entry.first_seen is None:
+            entry.first_seen = new.last_activity
         timers.arm(entry, verdict.recheck_at, now, lambda: self._on_timer(sid))
         changed_status = old is None or old.status != new.status
         if new.parent_id is not None:
@@ -202,13 +211,21 @@ class SessionKeeper:
         if tracked is not None:
             self.evaluate(tracked, now=utcnow(), source="hook", signal_at=None)
 
+    def set_terminal(self, sid: str, terminal: Terminal | None, note: str) -> None:
+        """Where the session's agent runs changed (`sessiond.terminals`): clients see it."""
+        entry = self.table.get(sid)
+        if entry is None or (entry.terminal, entry.terminal_note) == (terminal, note):
+            return
+        entry.terminal, entry.terminal_note = terminal, note
+        self.refresh(sid)
+
     def close(self) -> None:
         self.decisions.close()
         self.table.close()
 
     # -- hooks ----------------------------------------------------------------------------
 
-    def hook_event(self, agent: str, payload: JSONDict, received: float) -> None:
+    def hook_event(self, agent: str, payload: JSONDict, received: float) -> str | None:
         """An agent's hook (POST /hooks/{agent}): the session changes at once.
 
         In memory only (no file is read): a hook must never keep the agent waiting.
@@ -218,7 +235,7 @@ class SessionKeeper:
         """
         signal = parse_hook(agent, payload, utcnow())
         if signal is None:
-            return
+            return None
         sid = signal.session_id
         shown = self.sessions.get(sid)
         heard = self.hooks.record(signal, shown.status if shown is not None else None)
@@ -226,11 +243,12 @@ class SessionKeeper:
         if tracked is None or not tracked.has_records:
             # No transcript yet (or a cold one not read, or an empty one): hooks stand in.
             if heard.overlay is None or (shown is None and heard.overlay.status == "ended"):
-                return  # nothing to show: an unknown event, or the end of an unknown session
+                return sid  # nothing to show: an unknown event, or the end of an unknown session
             tracked = self.hook_side.stand_in(self.table.entry(sid), heard)
             if tracked is None:
-                return
+                return sid
         self.evaluate(tracked, now=signal.received, source="hook", signal_at=received)
+        return sid
 
     # -- views ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sessiond.engine import timers
 from sessiond.engine.files import TrackedFile
-from sessiond.protocol import Session
+from sessiond.protocol import Session, Terminal
 
 
 @dataclass(eq=False, slots=True)
@@ -39,6 +39,12 @@ class SessionEntry:
     compacting_since: datetime | None = None
     # Its subagents' session ids.
     children: set[str] = field(default_factory=set)
+    # When the engine first saw it active (process discovery: an agent process started
+    # after this cannot have written it).
+    first_seen: datetime | None = None
+    # Where its agent runs, from `sessiond.terminals` (None: not found, the note says why).
+    terminal: Terminal | None = None
+    terminal_note: str = ""
 
 
 class ShownSessions(Mapping[str, Session]):

@@ -3,7 +3,8 @@
 Agents whose hooks can only run commands (Codex, Gemini CLI, Claude Code's SessionStart)
 run this. It reads the hook's JSON (the last argument when given, as Codex's `notify`
 passes it; else stdin), POSTs it to the running daemon's `/hooks/AGENT` (port from
-`runtime.json`, token from the state dir) within 2 s, prints nothing, and always exits 0:
+`runtime.json`, token from the state dir) within 2 s with its parent's pid (the agent's
+terminal is found from it), prints nothing, and always exits 0:
 a hook's output can be read as a decision or injected into the model's context
 (agent-hooks.md §1.3, §3, §5), and a failing hook must never get in the agent's way.
 
@@ -61,6 +62,9 @@ def forward(args: list[str]) -> bool:
                 "Host": f"127.0.0.1:{port}",
                 "Content-Type": "application/json",
                 "Authorization": f"Bearer {token}",
+                # Which process ran this hook (the agent, or the shell it runs hooks
+                # with): the daemon finds the agent's terminal from it.
+                "X-Sessiond-Agent-Pid": str(os.getppid()),
             },
         )
         _budget(conn, deadline)

@@ -11,6 +11,8 @@ hooks: `{"agents": {"claude": {"last_heard": ISO-8601 | null, "events": N}, ...}
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 from sessiond.engine.coordinator import Engine
 from sessiond.hooks.reconcile import MAX_LABELS, event_label
@@ -19,13 +21,19 @@ from sessiond.web.metrics import Metrics
 from sessiond.web.routes import CONTEXT, HookHandler
 
 
-def make_handler(engine: Engine, metrics: Metrics) -> HookHandler:
-    def handle(agent: str, payload: JSONDict, received: float) -> None:
+def make_handler(
+    engine: Engine, metrics: Metrics, on_agent_pid: Callable[[str, int], None] | None = None,
+) -> HookHandler:
+    """`on_agent_pid(session_id, pid)`: the forwarder said which process ran it."""
+
+    def handle(agent: str, payload: JSONDict, received: float, agent_pid: int | None) -> None:
         key = (agent, event_label(agent, payload))
         if key not in metrics.hooks and len(metrics.hooks) >= MAX_LABELS:
             key = (agent, "other")  # labels stay bounded whatever events arrive
         metrics.hooks[key] += 1
-        engine.hook_event(agent, payload, received)
+        sid = engine.hook_event(agent, payload, received)
+        if sid and agent_pid is not None and on_agent_pid is not None:
+            on_agent_pid(sid, agent_pid)
 
     return handle
 

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Icon, Urgency
+from desktop_notifier import DEFAULT_SOUND, Button, DesktopNotifier, Icon, ReplyField, Urgency
 from sessiond.config import Config
 from sessiond.notify.policy import Controls, Toast, changed_keys, with_overrides
 from sessiond.store.db import Store, StoreError
@@ -168,11 +168,14 @@ async def send_toast(
     on_click: Callable[[], None],
     on_dismiss: Callable[[], None],
     answers: Callable[[str], None] | None = None,
+    reply: Callable[[str], None] | None = None,
 ) -> str | None:
     """Send one toast; its id once the backend accepted it (on_dispatched), else None.
 
     With `answers` (the session holds a permission request), the toast gets Allow and Deny
-    buttons that call it with "allow" or "deny"."""
+    buttons that call it with "allow" or "deny". With `reply` (the agent's terminal takes
+    input), a reply field where the platform has one (desktop-notifier drops it where
+    the server lacks `inline-reply`)."""
     dispatched = False
 
     def on_dispatched() -> None:
@@ -189,6 +192,7 @@ async def send_toast(
                Button("Deny", lambda: answers("deny"), identifier="deny")] if answers else []),
             Button(MUTE_BUTTON_TITLE, on_mute, identifier=MUTE_BUTTON_ID),
         ],
+        reply_field=ReplyField("Reply", "Send", on_replied=reply) if reply else None,
         on_dispatched=on_dispatched,
         on_clicked=on_click,
         on_dismissed=on_dismiss,

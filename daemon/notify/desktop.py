@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from desktop_notifier import DesktopNotifier
@@ -53,6 +53,7 @@ from sessiond.notify.policy import (
 )
 from sessiond.protocol import WAITING, ComponentHealth, Status, Transition, utcnow
 from sessiond.store.db import Store, StoreError
+from sessiond.terminals.run import ActionFailed
 
 log = structlog.get_logger(__name__)
 
@@ -97,6 +98,15 @@ class NotifierStats:
             for r, n in sorted(self.skipped.items())
         ]
         return "\n".join(lines) + "\n"
+
+
+class ToastTerminals(Protocol):
+    """What a toast needs of `sessiond.terminals.service.Terminals`."""
+
+    def can_focus(self, session_id: str) -> bool: ...
+    def can_type(self, session_id: str) -> bool: ...
+    async def focus(self, session_id: str) -> Any: ...
+    async def type_into(self, session_id: str, text: str, enter: bool) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -145,6 +155,9 @@ class Notifier:
         # The held permission requests (hooks/decisions.py), for Allow/Deny on the toast:
         # (session id) -> answer function, or None when the session holds none.
         self.answers_for: Callable[[str], Callable[[str], None] | None] = lambda _sid: None
+        # Where each session's agent runs (sessiond.terminals): a click focuses it, an
+        # input toast's reply is typed into it. None: the panel opens, no reply field.
+        self.terminals: ToastTerminals | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -311,7 +324,25 @@ class Notifier:
             on_click=lambda: self._clicked(sid),
             on_dismiss=lambda: self._forget(sid),
             answers=self.answers_for(sid) if toast.kind == "approval" and not toast.reminder else None,
+            reply=self._reply_action(sid) if toast.kind == "input" else None,
         )
+
+    def _reply_action(self, session_id: str) -> Callable[[str], None] | None:
+        terminals = self.terminals
+        if terminals is None or not terminals.can_type(session_id):
+            return None
+
+        def reply(text: str) -> None:
+            self._forget(session_id)
+            self._spawn(self._type_reply(terminals, session_id, text))
+
+        return reply
+
+    async def _type_reply(self, terminals: ToastTerminals, session_id: str, text: str) -> None:
+        try:
+            await terminals.type_into(session_id, text, True)
+        except ActionFailed as exc:
+            log.warning("a toast's reply was not typed", session=session_id, reason=str(exc))
 
     async def _withdraw(self, session_id: str) -> None:
         shown = self._shown.pop(session_id, None)
@@ -329,6 +360,22 @@ class Notifier:
 
     def _clicked(self, session_id: str) -> None:
         self._forget(session_id)
+        terminals = self.terminals
+        wants_terminal = self.config.toast_click == "terminal"
+        if wants_terminal and terminals is not None and terminals.can_focus(session_id):
+            self._spawn(self._focus_or_open(terminals, session_id))
+        else:
+            self._open_panel(session_id)
+
+    async def _focus_or_open(self, terminals: ToastTerminals, session_id: str) -> None:
+        try:
+            await terminals.focus(session_id)
+        except ActionFailed as exc:
+            log.warning("could not focus the terminal; opening the panel", session=session_id,
+                        reason=str(exc))
+            self._open_panel(session_id)
+
+    def _open_panel(self, session_id: str) -> None:
         try:
             self.open_url(panel_url(self.config, session_id))
         except Exception:  # no browser is not a daemon problem

@@ -77,6 +77,13 @@ class AgentPlugin:
     session_key: Callable[[Mapping[str, Any]], str]
     # None: sessiond does not install this agent's hooks (Cursor: set up in Cursor).
     hook_recipe: HookRecipe | None = None
+    # How its process is recognised (`sessiond.terminals.matching`): a program name (the
+    # executable, or the script an interpreter runs: `node …/claude`), or a package path
+    # part (`@anthropic-ai/claude-code` in `node …/@anthropic-ai/claude-code/cli.js`).
+    process_names: tuple[str, ...] = ()
+    # The keys its own approval prompt takes for (allow, deny), when typing them into its
+    # terminal answers it (None: no such prompt sessiond can drive).
+    approval_keys: tuple[str, str] | None = None
 
 
 # -- helpers the agents' hook mappers share ------------------------------------------------

@@ -15,7 +15,10 @@ import json
 from typing import Any
 
 from aiohttp import web
+from sessiond.engine.rules import KEYS_DECISION
 from sessiond.hooks.decisions import Answer, message_of
+from sessiond.terminals.run import ActionFailed
+from sessiond.terminals.service import Terminals
 from sessiond.web.routes import CONTEXT
 
 VIA = frozenset({"panel", "toast", "cli", "api"})
@@ -46,6 +49,8 @@ async def decide(request: web.Request) -> web.Response:
         return _error(409, "Answering permission requests outside the terminal is turned off "
                            "([actions] decisions = false).")
     via = str(body["via"]) if body.get("via") in VIA else "api"
+    if body["id"].startswith(KEYS_DECISION):
+        return await _answer_by_keys(ctx.terminals, sid, body["id"], body["behavior"])
     answer = Answer(body["behavior"], message_of(body.get("message")), via)
     held = ctx.engine.answer_decision(sid, body["id"], answer)
     if held is None:
@@ -54,4 +59,19 @@ async def decide(request: web.Request) -> web.Response:
     # 200 once the agent's hook has its answer (its response is on its way).
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(held.sent.wait(), 2.0)
+    return web.json_response({"ok": True})
+
+
+async def _answer_by_keys(terminals: Terminals | None, sid: str, decision_id: str, behavior: str
+                          ) -> web.Response:
+    """A prompt answered by typing the agent's own keys into its terminal (Codex)."""
+    if terminals is None:
+        return _error(409, "This daemon does not drive terminals.")
+    try:
+        answered = await terminals.answer_by_keys(sid, decision_id, behavior)
+    except ActionFailed as exc:
+        return _error(409, str(exc))
+    if not answered:
+        return _error(409, "That permission request is no longer pending: it was answered in the "
+                           "terminal, or a newer one replaced it.")
     return web.json_response({"ok": True})

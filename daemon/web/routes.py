@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
@@ -31,11 +32,17 @@ from sessiond.web.access import LOGIN_HINT, Access, login_cookie
 from sessiond.web.connections import ConnectionGuard
 from sessiond.web.metrics import Metrics
 
+if TYPE_CHECKING:
+    from sessiond.terminals.service import Terminals
+
 log = structlog.get_logger(__name__)
 
 HOOK_BODY_LIMIT = 1024 * 1024
 SSE_SOCKET_BUFFER = 256 * 1024
-HookHandler = Callable[[str, JSONDict, float], None]
+# (agent, payload, loop time received, the agent's pid as the forwarder reported it)
+HookHandler = Callable[[str, JSONDict, float, int | None], None]
+# The hook forwarder's header: the pid of the process that ran it (the agent or its shell).
+AGENT_PID_HEADER = "X-Sessiond-Agent-Pid"
 
 _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -69,6 +76,8 @@ class Context:
     started: float = field(default_factory=time.monotonic)
     port: int = 0
     hook_handler: HookHandler | None = None
+    # Where each agent runs: focus, typing, and answering a prompt by its keys.
+    terminals: Terminals | None = None
     extra_routes: list[Callable[[web.Application], None]] = field(default_factory=list)
     streams: set[Subscriber] = field(default_factory=set)
     snapshot_cache: tuple[tuple[int, EventFilter], bytes] | None = None
@@ -220,6 +229,11 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
+def _agent_pid(request: web.Request) -> int | None:
+    value = request.headers.get(AGENT_PID_HEADER, "")
+    return int(value) if value.isdigit() and 1 < int(value) < 2**31 else None
+
+
 async def hooks(request: web.Request) -> web.Response:
     received = asyncio.get_running_loop().time()
     ctx = ctx_of(request)
@@ -236,7 +250,7 @@ async def hooks(request: web.Request) -> web.Response:
         return _error(400, "The hook payload must be a JSON object.")
     if ctx.hook_handler is not None:
         try:
-            ctx.hook_handler(agent, payload, received)
+            ctx.hook_handler(agent, payload, received, _agent_pid(request))
         except Exception:
             log.exception("hook handling failed", agent=agent)
     seconds = hold_seconds(request, agent, payload, ctx.config)

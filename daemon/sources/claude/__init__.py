@@ -9,6 +9,7 @@ from sessiond.sources.plugin import AgentPlugin
 PLUGIN = AgentPlugin(
     agent="claude",
     display_name="Claude",
+    process_names=("claude", "@anthropic-ai/claude-code"),
     source=ClaudeSource,
     map_hook=hooks.map_hook,
     session_key=hooks.session_key,

@@ -9,6 +9,7 @@ from sessiond.sources.plugin import AgentPlugin
 PLUGIN = AgentPlugin(
     agent="cursor",
     display_name="Cursor",
+    process_names=("cursor-agent",),
     source=CursorSource,
     map_hook=hooks.map_hook,
     session_key=hooks.session_key,

@@ -9,6 +9,7 @@ from sessiond.sources.plugin import AgentPlugin
 PLUGIN = AgentPlugin(
     agent="gemini",
     display_name="Gemini",
+    process_names=("gemini", "@google/gemini-cli"),
     source=GeminiSource,
     map_hook=hooks.map_hook,
     session_key=hooks.session_key,

@@ -1,0 +1,67 @@
+"""`POST /api/sessions/{id}/focus` and `POST /api/sessions/{id}/input` (contract: "Acting
+on a wait"). The panel, toasts and `sessiond focus` / `sessiond send` come through here;
+the guard has checked the token or cookie, the Host and the Origin.
+
+Typing is security: it is refused unless the session waits (never into a working agent),
+the text is typed literally (no key names, no control characters), and it is logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+from sessiond.terminals.run import ActionFailed
+from sessiond.terminals.service import Terminals
+from sessiond.terminals.typed import text_problem
+from sessiond.web.routes import CONTEXT
+
+
+def routes(terminals: Terminals) -> Callable[[web.Application], None]:
+    def add(app: web.Application) -> None:
+        app.router.add_post("/api/sessions/{id}/focus", lambda r: focus(r, terminals))
+        app.router.add_post("/api/sessions/{id}/input", lambda r: type_input(r, terminals))
+
+    return add
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def focus(request: web.Request, terminals: Terminals) -> web.Response:
+    sid = request.match_info["id"]
+    if sid not in request.app[CONTEXT].engine.sessions:
+        return _error(404, f"No session {sid!r}.")
+    try:
+        terminal = await terminals.focus(sid)
+    except ActionFailed as exc:
+        return _error(404, str(exc))
+    return web.json_response({"terminal": terminal.to_json()})
+
+
+async def type_input(request: web.Request, terminals: Terminals) -> web.Response:
+    ctx = request.app[CONTEXT]
+    sid = request.match_info["id"]
+    session = ctx.engine.sessions.get(sid)
+    if session is None:
+        return _error(404, f"No session {sid!r}.")
+    try:
+        body: Any = json.loads(await request.read())
+    except (ValueError, RecursionError):
+        body = None
+    problem = text_problem(body.get("text") if isinstance(body, dict) else None)
+    enter = body.get("enter", True) if isinstance(body, dict) else True
+    if problem is None and not isinstance(enter, bool):
+        problem = '"enter" must be true or false.'
+    if problem is None and not body["text"] and not enter:
+        problem = "There is nothing to type."
+    if problem is not None:
+        return _error(400, problem)
+    try:
+        await terminals.type_into(sid, body["text"], enter)
+    except ActionFailed as exc:
+        return _error(409, str(exc))
+    return web.json_response({"ok": True})
