@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.panel_helpers import CHROMIUM, CHROMIUM_ARGS, Panel
 from tests.sse import SSEClient
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,3 +41,29 @@ async def events(daemon: DaemonProcess) -> AsyncIterator[SSEClient]:
         snapshot = await client.next_of("snapshot")
         assert snapshot.data["sessions"] == []
         yield client
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM} (Debian package `chromium`)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def panel_factory(browser: Browser) -> Iterator[Callable[..., Panel]]:
+    panels: list[Panel] = []
+
+    def make(daemon: DaemonProcess, *, logged_in: bool = True, **context: Any) -> Panel:
+        panel = Panel(browser, daemon, logged_in=logged_in, **context)
+        panels.append(panel)
+        return panel
+
+    yield make
+    for panel in panels:
+        panel.close()

@@ -11,6 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from playwright.sync_api import Browser, ConsoleMessage, Page
+
+from tests.daemon_proc import DaemonProcess
+
+LIVE_TIMEOUT_MS = 15_000
 CHROMIUM = Path(os.environ.get("SESSIOND_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -147,3 +152,77 @@ class ClaudeTranscript:
         """Set the file's mtime `seconds` into the past (a session nobody touched)."""
         when = time.time() - seconds
         os.utime(self.path, (when, when))
+
+
+class Panel:
+    """One browser page on the daemon's panel, recording console and page errors."""
+
+    def __init__(self, browser: Browser, daemon: DaemonProcess, *, logged_in: bool = True,
+                 **context: Any) -> None:
+        self.context = browser.new_context(
+            viewport=context.pop("viewport", {"width": 1440, "height": 900}), **context
+        )
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", self._on_console)
+        self.requests: list[str] = []
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.daemon = daemon
+        self.closed = False
+        # Logged in as `sessiond open` leaves the browser: with the panel's cookie.
+        if logged_in:
+            self.context.add_cookies([{"name": "sessiond", "value": daemon.login_cookie(),
+                                       "url": daemon.base_url + "/", "httpOnly": True,
+                                       "sameSite": "Strict"}])
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        self.console.append(f"{message.type}: {message.text}")
+
+    def open(self, fragment: str = "") -> Page:
+        self.page.goto(f"{self.daemon.base_url}/{fragment}")
+        self.wait_live()
+        return self.page
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.context.close()
+
+    def wait_live(self, timeout: int = LIVE_TIMEOUT_MS) -> None:
+        self.page.wait_for_function(
+            "() => document.querySelector('#conn').dataset.state === 'live'"
+            " && document.querySelector('#summary').dataset.waiting !== undefined",
+            timeout=timeout,
+        )
+
+    def wait_column(self, session_id: str, column: str, timeout: int = LIVE_TIMEOUT_MS) -> None:
+        try:
+            self.page.wait_for_function(
+                """([id, col]) => {
+                    const card = document.querySelector(`.card[data-id="${CSS.escape(id)}"]`);
+                    return card && card.closest('.column').dataset.col === col;
+                }""",
+                arg=[session_id, column],
+                timeout=timeout,
+            )
+        except Exception as exc:
+            raise AssertionError(
+                f"{session_id} never reached {column}; board: {self.board()}; "
+                f"daemon: {[(s['id'], s['status']) for s in self.daemon.sessions().values()]}"
+            ) from exc
+
+    def board(self) -> list[tuple[str, str, str]]:
+        """(id, column, status) of every card, in page order."""
+        rows: list[list[str]] = self.page.evaluate(
+            """() => [...document.querySelectorAll('.card')].map(
+                c => [c.dataset.id, c.closest('.column').dataset.col, c.dataset.status])"""
+        )
+        return [(a, b, c) for a, b, c in rows]
+
+    def card(self, session_id: str) -> Any:
+        return self.page.locator(f'.card[data-id="{session_id}"]')
+
+    def csp_violations(self) -> list[str]:
+        return [line for line in self.console if "Content Security Policy" in line or "Refused to" in line]

@@ -1,7 +1,7 @@
 // sessiond's live panel: wires the event stream, the board, the controls and the
 // opt-ins together. No build step: plain ES modules served by the daemon.
 
-import { Board, WAITING, muteFromKeyboard } from "./board.js";
+import { Board, WAITING, gotoFromKeyboard, muteFromKeyboard } from "./board.js";
 import { Connection } from "./connection.js";
 import { Detail } from "./detail.js";
 import {
@@ -33,11 +33,16 @@ let mutedNow = {}; // the daemon's last answer: {project: ISO until | null}
 
 // ---- the board --------------------------------------------------------------------------
 
-const detail = new Detail(document.body, { decide: postDecision });
+const detail = new Detail(document.body, { decide: postDecision, goto: postFocus, reply: postInput });
 
 const board = new Board($("#board"), {
   onChange: updateChrome,
   onOpen: (id) => detail.open(board.sessions.get(id)),
+  onGoto: async (id) => {
+    const session = board.sessions.get(id);
+    const error = session ? await postFocus(session) : "That session is gone.";
+    flash(error || `Focused ${session.terminal ? session.terminal.target : "its terminal"}`);
+  },
   onMute: (project, seconds) => postControl("mute", { project, for_s: seconds }, `Muted ${project}`),
   onUnmute: (project) => postControl("unmute", { project }, `Unmuted ${project}`),
   onTargetMissing: () => flash("That session is no longer on the board."),
@@ -234,22 +239,36 @@ function renderMutedList(muted) {
 // Writes carry the HttpOnly cookie that `sessiond open` (its /login link) set: the page
 // itself holds no secret.
 /** Answer a held permission request; returns an error sentence, or "" once answered. */
-async function postDecision(session, behavior, message) {
+/** POST an action on a session; "" when done, else one sentence saying why not. */
+async function postAction(session, action, body) {
   try {
-    const response = await fetch(`api/sessions/${encodeURIComponent(session.id)}/decision`, {
+    const response = await fetch(`api/sessions/${encodeURIComponent(session.id)}/${action}`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ id: session.decision.id, behavior, message, via: "panel" }),
+      body: JSON.stringify(body),
       cache: "no-store",
       credentials: "same-origin",
       referrerPolicy: "no-referrer",
     });
     if (response.ok) return "";
-    const body = await response.json().catch(() => ({}));
-    return typeof body.error === "string" ? body.error : `HTTP ${response.status}`;
+    if (response.status === 401) return "Not logged in: run `sessiond open`.";
+    const answer = await response.json().catch(() => ({}));
+    return typeof answer.error === "string" ? answer.error : `HTTP ${response.status}`;
   } catch (error) {
-    return `Could not answer: ${error.message}`;
+    return `Could not reach the daemon: ${error.message}`;
   }
+}
+
+function postDecision(session, behavior, message) {
+  return postAction(session, "decision", { id: session.decision.id, behavior, message, via: "panel" });
+}
+
+function postFocus(session) {
+  return postAction(session, "focus", {});
+}
+
+function postInput(session, text, enter) {
+  return postAction(session, "input", { text, enter });
 }
 
 async function postControl(action, body, done) {
@@ -364,6 +383,9 @@ function bindKeys() {
     } else if (event.key === "m" && target.classList && target.classList.contains("card")) {
       event.preventDefault();
       muteFromKeyboard(target);
+    } else if (event.key === "g" && target.classList && target.classList.contains("card")) {
+      event.preventDefault();
+      gotoFromKeyboard(target);
     }
   });
 }

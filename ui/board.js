@@ -10,7 +10,7 @@ import { CARD_FIELDS, COLUMNS, FRESH_MS, OLDER_PAGE, WAITING } from "./names.js"
 import { el, parseTime } from "./util.js";
 
 export { COLUMNS, WAITING } from "./names.js";
-export { muteFromKeyboard } from "./cards.js";
+export { gotoFromKeyboard, muteFromKeyboard } from "./cards.js";
 
 export class Board {
   /**

@@ -10,6 +10,10 @@ export function buildCard(id, hooks) {
     className: "icon-btn mute-btn",
     attrs: { type: "button" },
   });
+  const gotoBtn = el("button", {
+    className: "icon-btn goto-btn",
+    attrs: { type: "button", hidden: "" },
+  }, [icon(ICONS.terminal)]);
   const menu = el("div", { className: "mute-menu", attrs: { role: "group", hidden: "" } });
   const card = el("article", {
     className: "card",
@@ -25,12 +29,17 @@ export function buildCard(id, hooks) {
     el("p", { className: "meta" }, [
       el("span", { className: "branch" }, [icon(ICONS.branch), el("span", { className: "branch-name" })]),
       el("span", { className: "reason" }),
+      gotoBtn,
       muteBtn,
     ]),
     el("ul", { className: "subs" }),
     menu,
   ]);
 
+  gotoBtn.addEventListener("click", (event) => {
+    event.stopPropagation();
+    hooks.onGoto?.(id);
+  });
   muteBtn.addEventListener("click", (event) => {
     event.stopPropagation();
     const project = card.dataset.project;
@@ -80,6 +89,12 @@ function openMuteMenu(card, menu, project, hooks) {
   menu.querySelector("button").focus();
 }
 
+/** Bring the focused card's terminal to the front: the `g` key. */
+export function gotoFromKeyboard(card) {
+  const btn = card && card.querySelector(".goto-btn");
+  if (btn && !btn.hidden) btn.click();
+}
+
 /** Toggle the mute menu (or unmute) for the focused card: the `m` key. */
 export function muteFromKeyboard(card) {
   const btn = card && card.querySelector(".mute-btn");
@@ -126,6 +141,12 @@ export function fillCard(card, s, subs, now, mutedUntil) {
   const reason = card.querySelector(".reason");
   reason.hidden = !s.reason;
   setText(reason, s.reason || "");
+
+  const gotoBtn = card.querySelector(".goto-btn");
+  gotoBtn.hidden = !s.terminal;
+  const where = s.terminal ? `Go to terminal (g): ${s.terminal.target}` : "";
+  gotoBtn.setAttribute("aria-label", where || "Go to terminal");
+  gotoBtn.title = where;
 
   const muteBtn = card.querySelector(".mute-btn");
   const muted = mutedUntil !== null;

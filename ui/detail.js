@@ -3,7 +3,8 @@
 //
 // Everything from the transcript or a hook is set with textContent: a `<script>` in a
 // command is shown, never run. Keys inside the view: `a` allow (press twice: confirm),
-// `d` deny (with the message typed, if any), Escape closes.
+// `d` deny (with the message typed, if any), `g` go to the agent's terminal, `r` to the
+// reply box (Enter sends the line, then Enter in the terminal), Escape closes.
 
 import { agentName } from "./names.js";
 import { statusPhrase } from "./model.js";
@@ -66,9 +67,35 @@ export function renderInput(tool) {
   }
 }
 
+/** The questions of a pending AskUserQuestion: [{question, options: [label]}]. */
+export function questionsOf(tool) {
+  if (!tool || tool.name !== "AskUserQuestion" || !tool.input || !Array.isArray(tool.input.questions)) return [];
+  return tool.input.questions
+    .filter((q) => q && typeof q.question === "string")
+    .map((q) => ({
+      question: q.question,
+      options: (Array.isArray(q.options) ? q.options : [])
+        .map((o) => (o && typeof o.label === "string" ? o.label : typeof o === "string" ? o : ""))
+        .filter(Boolean),
+    }));
+}
+
 export class Detail {
-  constructor(parent, { decide }) {
+  constructor(parent, { decide, goto, reply }) {
     this.decide = decide;
+    this.goto = goto;
+    this.reply = reply;
+    this.where = el("p", { className: "detail-where" });
+    this.gotoBtn = el("button", { className: "goto", text: "Go to terminal", attrs: { type: "button" },
+      on: { click: () => this.goTo() } });
+    this.replyText = el("input", { className: "reply-text",
+      attrs: { type: "text", placeholder: "Reply (typed into the agent's terminal, then Enter)", maxlength: "8192" } });
+    this.replyBtn = el("button", { className: "reply-send", text: "Send", attrs: { type: "button" },
+      on: { click: () => this.sendReply(this.replyText.value, true) } });
+    this.options = el("div", { className: "reply-options" });
+    this.replyBox = el("div", { className: "detail-reply", attrs: { hidden: "" } }, [
+      this.options, el("div", { className: "reply-row" }, [this.replyText, this.replyBtn]),
+    ]);
     this.session = null;
     this.armed = false;
     this.message = el("input", { className: "deny-message", attrs: { type: "text", placeholder: "Why (optional, sent with Deny)" } });
@@ -88,8 +115,10 @@ export class Detail {
         el("button", { className: "close", text: "×", attrs: { type: "button", "aria-label": "Close" },
           on: { click: () => this.close() } }),
         this.body,
+        el("div", { className: "detail-place" }, [this.where, this.gotoBtn]),
         this.conversation,
         el("div", { className: "detail-actions" }, [this.allowBtn, this.message, this.denyBtn]),
+        this.replyBox,
         this.status,
       ]),
     ]);
@@ -105,6 +134,7 @@ export class Detail {
     this.session = session;
     this.armed = false;
     this.message.value = "";
+    this.replyText.value = "";
     this.status.textContent = "";
     this.render();
     this.conversation.replaceChildren();
@@ -152,6 +182,7 @@ export class Detail {
       ...(tool ? [el("h3", { text: tool.name }), ...renderInput(tool).filter(Boolean)]
         : [el("p", { text: s.reason || "" })]),
     );
+    this.renderPlace(s, tool);
     const answerable = Boolean(s.decision);
     for (const button of [this.allowBtn, this.denyBtn]) button.disabled = !answerable;
     this.message.disabled = !answerable;
@@ -161,6 +192,40 @@ export class Detail {
         ? "This request can only be answered in its terminal (no hook holds it)."
         : "Nothing waits for an answer here.";
     }
+  }
+
+  /** Where the agent runs, and the reply box when its terminal takes typed input. */
+  renderPlace(s, tool) {
+    const t = s.terminal;
+    this.where.textContent = t ? `Runs in ${t.kind} ${t.target}`
+      : s.terminal_note ? `No terminal known: it ${s.terminal_note}.` : "";
+    this.gotoBtn.hidden = !t;
+    const questions = questionsOf(tool);
+    const waits = s.status === "waiting_for_input" || s.status === "waiting_for_approval";
+    this.replyBox.hidden = !(t && t.can_send && waits && (s.status === "waiting_for_input" || questions.length));
+    const parts = [];
+    for (const q of questions.slice(0, 1)) {  // the prompt shows one question at a time
+      parts.push(el("p", { className: "reply-question", text: q.question }));
+      q.options.forEach((label, i) => {
+        parts.push(el("button", { className: "chip reply-option", text: `${i + 1}. ${label}`,
+          attrs: { type: "button", "data-key": String(i + 1) },
+          on: { click: () => this.sendReply(String(i + 1), false) } }));
+      });
+    }
+    this.options.replaceChildren(...parts);
+  }
+
+  async goTo() {
+    if (!this.session || !this.session.terminal) return;
+    const error = await this.goto(this.session);
+    this.status.textContent = error || `Focused ${this.session.terminal.target}.`;
+  }
+
+  async sendReply(text, enter) {
+    if (!this.session || (!text && enter === false)) return;
+    const error = await this.reply(this.session, text, enter);
+    if (!error) this.replyText.value = "";
+    this.status.textContent = error || "Sent to the terminal.";
   }
 
   allow() {
@@ -192,6 +257,13 @@ export class Detail {
       this.close();
       return;
     }
+    if (event.target === this.replyText) {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        this.sendReply(this.replyText.value, true);
+      }
+      return;
+    }
     if (event.target === this.message) {
       if (event.key === "Enter") {
         event.preventDefault();
@@ -205,6 +277,12 @@ export class Detail {
     } else if (event.key === "d") {
       event.preventDefault();
       this.deny();
+    } else if (event.key === "g") {
+      event.preventDefault();
+      this.goTo();
+    } else if (event.key === "r" && !this.replyBox.hidden) {
+      event.preventDefault();
+      this.replyText.focus();
     }
   }
 }
