@@ -99,6 +99,7 @@ def build(config: Config, token: str) -> Components:
     publisher.subscribe(_to_notifier(notifier))
     terminals = Terminals(engine, config)
     publisher.subscribe(terminals.on_output)
+    metrics.extra_text.append(terminals.prometheus)
     tasks = TaskSupervisor()
     ctx = Context(
         config=config,

@@ -27,6 +27,14 @@ class NotificationServer:
     address: str
     log: Path
 
+    def control(self, method: str, nid: int, text: str) -> None:
+        """Click a toast (`InvokeAction`) or type into its reply field (`Reply`), as a user."""
+        subprocess.run([
+            "dbus-send", f"--bus={self.address}", "--dest=org.freedesktop.Notifications",
+            "--type=method_call", "--print-reply", "/org/freedesktop/Notifications",
+            f"org.sessiond.FakeNotifications.{method}", f"uint32:{nid}", f"string:{text}",
+        ], capture_output=True, text=True, timeout=30, check=True)
+
     def calls(self, method: str = "Notify") -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
@@ -45,12 +53,15 @@ class NotificationServer:
 
 
 @contextmanager
-def notification_server(directory: Path) -> Iterator[NotificationServer]:
+def notification_server(
+    directory: Path, capabilities: list[str] | None = None,
+) -> Iterator[NotificationServer]:
     directory.mkdir(parents=True, exist_ok=True)
     bus, address = start_private_bus(directory)
     log = directory / "notify-calls.jsonl"
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_notifications.py"), "--log", str(log), "--address", address],
+        [sys.executable, str(HERE / "fake_notifications.py"), "--log", str(log), "--address", address,
+         *(["--capabilities", ",".join(capabilities)] if capabilities else [])],
         stdout=subprocess.PIPE, text=True,
     )
     try:

@@ -12,7 +12,8 @@ As a process, for daemon subprocess tests:
 writes one JSON line per call to FILE (`{"method": "Notify", "id": 1, "app_name": ...}`
 or `{"method": "CloseNotification", "id": 1}`), prints `ready` once it owns the name, and
 stops on SIGTERM/SIGINT. A second interface, `org.sessiond.FakeNotifications`
-(`InvokeAction(u id, s key)`), lets such a test click a toast from outside.
+(`InvokeAction(u id, s key)`, `Reply(u id, s text)`), lets such a test click a toast,
+or type into its reply field, from outside.
 
 `start_private_bus(dir)` starts a `dbus-daemon` of its own with a minimal config (no
 service activation, so no real notification daemon is ever started).
@@ -141,6 +142,10 @@ class FakeNotifications(ServiceInterface):
     def ActionInvoked(self, id: int, action_key: str) -> Annotated[list[Any], DBusSignature("us")]:
         return [id, action_key]
 
+    @dbus_signal()
+    def NotificationReplied(self, id: int, text: str) -> Annotated[list[Any], DBusSignature("us")]:
+        return [id, text]
+
     def invoke(self, nid: int, action_key: str) -> None:
         """What a user's click does: the action, then the toast closes."""
         self.open.discard(nid)
@@ -157,6 +162,12 @@ class FakeControl(ServiceInterface):
     @dbus_method()
     def InvokeAction(self, id: DBusUInt32, action_key: DBusStr):  # (see CloseNotification)
         self.server.invoke(id, action_key)
+
+    @dbus_method()
+    def Reply(self, id: DBusUInt32, text: DBusStr):  # (see CloseNotification)
+        """A user typed into the toast's reply field (servers with `inline-reply`)."""
+        self.server.open.discard(id)
+        self.server.NotificationReplied(id, text)
 
 
 async def serve(
@@ -198,8 +209,8 @@ def start_private_bus(directory: Path) -> tuple[subprocess.Popen[str], str]:
     return proc, address
 
 
-async def _main(log: Path, address: str | None) -> None:
-    bus, _ = await serve(address, log=log)
+async def _main(log: Path, address: str | None, capabilities: list[str] | None) -> None:
+    bus, _ = await serve(address, log=log, capabilities=capabilities)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -213,7 +224,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log", type=Path, required=True, help="JSON lines, one per call")
     parser.add_argument("--address", default=os.environ.get("DBUS_SESSION_BUS_ADDRESS"))
+    parser.add_argument("--capabilities", help="comma-separated (default: actions,body)")
     args = parser.parse_args()
     if not args.address:
         sys.exit("no bus: set DBUS_SESSION_BUS_ADDRESS or pass --address")
-    asyncio.run(_main(args.log, args.address))
+    asyncio.run(_main(args.log, args.address, args.capabilities.split(",") if args.capabilities else None))

@@ -9,6 +9,7 @@ real in tests/test_terminals_tmux.py.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from sessiond.protocol import Terminal
@@ -189,3 +190,21 @@ def test_a_missing_or_failing_program_is_one_sentence() -> None:
     with pytest.raises(ActionFailed, match=r"^sh failed: nope\.$"):
         asyncio.run(run(["sh", "-c", "echo nope >&2; exit 3"]))
     assert asyncio.run(run(["sh", "-c", "cat"], stdin=b"as is")) == "as is"
+
+
+def test_the_actions_settings_are_checked(tmp_path: Path) -> None:
+    from sessiond.config import Config, ConfigError
+
+    def config(text: str) -> Config:
+        path = tmp_path / "config.toml"
+        path.write_text(text)
+        return Config.from_env({"SESSIOND_CONFIG": str(path), "SESSIOND_STATE_DIR": str(tmp_path / "s")})
+
+    defaults = config("")
+    assert (defaults.send_input, defaults.toast_click) == (True, "terminal")
+    chosen = config('[actions]\ninput = false\ntoast_click = "panel"\n')
+    assert (chosen.send_input, chosen.toast_click) == (False, "panel")
+    with pytest.raises(ConfigError, match=r'toast_click in the config file.s \[actions\] must be "terminal"'):
+        config('[actions]\ntoast_click = "window"\n')
+    with pytest.raises(ConfigError, match=r"input in the config file's \[actions\] must be true or false"):
+        config('[actions]\ninput = "yes"\n')

@@ -154,6 +154,11 @@ export class Detail {
       return;
     }
     if (!this.session || this.session.id !== id) return;
+    // Why no terminal is known travels with the next event only: take it from here too.
+    if (typeof data.terminal_note === "string" && data.terminal_note !== this.session.terminal_note) {
+      this.session = { ...this.session, terminal_note: data.terminal_note };
+      this.render();
+    }
     const parts = [];
     if (data.last_prompt) parts.push(el("h3", { text: "You asked" }), el("p", { className: "excerpt", text: data.last_prompt }));
     if (data.last_reply) parts.push(el("h3", { text: "The agent said" }), el("p", { className: "excerpt", text: data.last_reply }));

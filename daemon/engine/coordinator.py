@@ -83,8 +83,10 @@ class Engine:
             for sid, session in previous.sessions.items():
                 entry = self.table.entry(sid)
                 entry.shown = session
-                # As last published: an unchanged session is not published again.
+                # As last published: an unchanged session is not published again (its
+                # terminal too, until `sessiond.terminals` has looked again).
                 entry.activity_published = session.last_activity
+                entry.terminal, entry.terminal_note = session.terminal, session.terminal_note
             self.keeper.replaying = True
         try:
             for root in self.roots:

@@ -115,7 +115,8 @@ def worth_an_event(old: Session | None, new: Session, activity_published: dateti
     """Does `new` differ from `old` in what a client shows (or is its activity overdue)?
 
     `reason` names the deciding line, so it changes with nearly every line; alone it is
-    not worth an event (it travels with the next one, and /api has it at once).
+    not worth an event (it travels with the next one, and /api has it at once). So is
+    `terminal_note` (why no terminal is known): a terminal found or lost is an event.
     """
     if old is None or old.status != new.status or shown_fields(old) != shown_fields(new):
         return True
@@ -133,5 +134,4 @@ def shown_fields(session: Session) -> tuple[object, ...]:
         session.parent_id,
         session.decision,
         session.terminal,
-        session.terminal_note,
     )

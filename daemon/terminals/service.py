@@ -112,7 +112,9 @@ class Terminals:
         self._wake.set()
 
     async def run(self) -> None:
-        """Forever: scan when asked (at most once per MIN_SCAN_GAP_S), else check liveness."""
+        """Forever: scan when asked (at most once per MIN_SCAN_GAP_S), else check liveness.
+        The first scan is at once: sessions restored from the last run are checked."""
+        self._wake.set()
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), LIVENESS_S)
@@ -291,6 +293,15 @@ class Terminals:
         if not answered:
             log.warning("a toast's answer came too late: the prompt is no longer pending",
                         session=session_id)
+
+    def prometheus(self) -> str:
+        """For /metrics: how often the process table was read, and what that cost."""
+        return "\n".join([
+            "# TYPE sessiond_terminal_scans_total counter",
+            f"sessiond_terminal_scans_total {self.scans}",
+            "# TYPE sessiond_terminal_scan_cpu_seconds_total counter",
+            f"sessiond_terminal_scan_cpu_seconds_total {self.scan_cpu_s:.6f}",
+        ])
 
     def notes(self) -> dict[str, Found]:
         """Every live session's finding (for `sessiond doctor`)."""
