@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import decisions, hooks, idle, latency, load, profile, startup
+from bench import decisions, hooks, idle, latency, load, profile, startup, terminals
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts")
+SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,17 @@ class Sizes:
     idle_seconds: float = 60.0
     bursts: int = 10
     burst_seconds: float = 2.0
+    terminal_agents: int = 50
+    other_processes: int = 2000
+    discovery_refreshes: int = 20
+    focus_samples: int = 200
 
 
 SMOKE = Sizes(
     appends=20, client_counts=(1, 5, 20), hook_samples=5, decision_samples=5, startup_files=40,
     startup_bytes=8 * 2**20, startup_runs=1, load_sessions=10, load_rate=10, load_seconds=3.0,
     idle_sessions=20, idle_clients=2, idle_seconds=3.0, bursts=1, burst_seconds=1.0,
+    terminal_agents=5, other_processes=50, discovery_refreshes=3, focus_samples=5,
 )
 
 
@@ -71,6 +76,9 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
                         seconds=sizes.idle_seconds, settle=2.0 if sizes.idle_seconds < 10 else 5.0)
     if name == "bursts":
         return latency.bursts(work, backend, count=sizes.bursts, seconds=sizes.burst_seconds)
+    if name == "terminals":
+        return terminals.run(work, backend, agents=sizes.terminal_agents, others=sizes.other_processes,
+                             refreshes=sizes.discovery_refreshes, samples=sizes.focus_samples)
     raise ValueError(name)
 
 

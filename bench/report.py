@@ -74,6 +74,20 @@ def rows_for(name: str, r: Any) -> list[Row]:
                     r["p50_ms"], "ms", None),
                 Row("burst → end of turn: max", r["max_ms"], "ms", 20.0,
                     "target: the 1-client p99 (no debounce holds a busy session back)")]
+    if name == "terminals":
+        d, f = r["discovery"], r["focus"]
+        found = (f"{d['agents_found']}/{d['agents']} agents found, {d['sessions_matched']} sessions "
+                 f"matched, {d['processes_on_machine']} processes; first (cold) refresh "
+                 f"{d['cold_cpu_ms']:.1f} ms")
+        rows = [Row(f"terminal discovery ({d['agents']} agents, {d['others']} other processes): "
+                    "CPU per refresh", d["cpu_ms_p50"], "ms", 20.0, found)]
+        if f["samples"]:
+            rows.append(Row("focus: API call → tmux pane active, p99", f["p99_ms"], "ms", 50.0,
+                            f"p50 {f['p50_ms']:.1f} ms, {f['samples']} samples"))
+        else:
+            rows.append(Row("focus: API call → tmux pane active, p99", None, "ms", 50.0,
+                            f"n/a ({f.get('note', 'no sample')})"))
+        return rows
     raise ValueError(name)
 
 

@@ -208,3 +208,34 @@ def test_the_actions_settings_are_checked(tmp_path: Path) -> None:
         config('[actions]\ntoast_click = "window"\n')
     with pytest.raises(ConfigError, match=r"input in the config file's \[actions\] must be true or false"):
         config('[actions]\ninput = "yes"\n')
+
+
+def test_the_process_table_finds_real_agents_and_remembers_the_rest(tmp_path: Path) -> None:
+    """Real processes: `sleep` under the name `claude` is an agent, in its folder; a scan
+    after it reuses what it read; a new agent (its name read afresh) is found too."""
+    import shutil
+    import subprocess
+
+    from sessiond.terminals.processes import ProcessTable
+
+    claude = tmp_path / "claude"
+    claude.symlink_to(shutil.which("sleep") or "/bin/sleep")
+    table = ProcessTable(AGENTS)
+    first = subprocess.Popen([str(claude), "60"], cwd=tmp_path, stdin=subprocess.DEVNULL)
+    try:
+        found = {f.process.pid: f for f in table.scan()}
+        assert found[first.pid].process.agent == "claude"
+        assert found[first.pid].process.cwd == str(tmp_path)
+        assert found[first.pid].process.tty is None  # started here, not in a terminal
+        again = {f.process.pid: f for f in table.scan()}
+        assert again[first.pid] is found[first.pid]
+        second = subprocess.Popen([str(claude), "60"], cwd=tmp_path, stdin=subprocess.DEVNULL)
+        try:
+            assert {first.pid, second.pid} <= {f.process.pid for f in table.scan()}
+        finally:
+            second.kill()
+            second.wait()
+    finally:
+        first.kill()
+        first.wait()
+    assert first.pid not in {f.process.pid for f in table.scan()}

@@ -77,6 +77,7 @@ class Terminals:
         self._system = platform.system()
         self._agents: dict[str, tuple[str, ...]] = {p.agent: p.process_names for p in plugins().values()}
         self._display: dict[str, str] = {p.agent: p.display_name for p in plugins().values()}
+        self._table = processes.ProcessTable(self._agents)
         self._exact: OrderedDict[str, int] = OrderedDict()  # session id -> the forwarder's parent
         self._found: dict[str, Found] = {}
         self._wake = asyncio.Event()
@@ -166,11 +167,15 @@ class Terminals:
         by_pid = {f.process.pid: f for f in free}
         assigned = matching.assign(wanted, [f.process for f in free], self._display)
         result: dict[str, Found] = {}
+        listings: dict[str, list[tmux.Pane]] = {}
         for sid, facts in exact.items():
-            result[sid] = await self._found_for(facts)
+            result[sid] = await self._found_for(facts, listings)
         for sid, answer in assigned.items():
             chosen = by_pid.get(answer.pid) if answer.pid is not None else None
-            result[sid] = await self._found_for(chosen) if chosen else Found(None, None, answer.note)
+            if chosen is None:
+                result[sid] = Found(None, None, answer.note)
+            else:
+                result[sid] = await self._found_for(chosen, listings)
         for session in live:  # a subagent runs inside its parent's process
             if session.parent_id is not None:
                 parent = result.get(session.parent_id)
@@ -187,7 +192,7 @@ class Terminals:
                 facts = processes.facts_of(pid, self._agents)
                 if facts is not None:
                     exact[sid] = facts
-        return processes.scan(self._agents), exact
+        return self._table.scan(), exact
 
     def _live_sessions(self) -> list[Session]:
         horizon = utcnow() - LIVE_WITHIN
@@ -199,12 +204,12 @@ class Terminals:
         seen = entry.first_seen if entry is not None else None
         return seen.timestamp() if seen is not None else None
 
-    async def _found_for(self, facts: ProcessFacts) -> Found:
+    async def _found_for(self, facts: ProcessFacts, listings: dict[str, list[tmux.Pane]]) -> Found:
         where = locate.locate(facts, self._system)
         if isinstance(where, str):
             return Found(facts.process, None, where)
         if isinstance(where, TmuxLead):
-            place = await tmux.find(where, facts.process.pid, self._env)
+            place = await tmux.find(where, facts.process.pid, self._env, listings=listings)
             return Found(facts.process, place, "" if place else locate.why_not_found(facts))
         return Found(facts.process, where, "")
 

@@ -103,14 +103,22 @@ def place_of(socket: str, pane: Pane, pid: int) -> Place:
     return Place(Terminal("tmux", pane.label, pid, can_send=True), socket=socket, pane=pane.id, tty=pane.tty)
 
 
-async def find(lead: TmuxLead, pid: int, env: Mapping[str, str], runner: Runner = run) -> Place | None:
-    """The pane the agent runs in, on its own server or any of the user's; None if none."""
+async def find(
+    lead: TmuxLead, pid: int, env: Mapping[str, str], runner: Runner = run,
+    listings: dict[str, list[Pane]] | None = None,
+) -> Place | None:
+    """The pane the agent runs in, on its own server or any of the user's; None if none.
+    `listings` (socket -> its panes) is shared by the lookups of one refresh: one
+    `list-panes` per server, not one per agent."""
     sockets: Sequence[str] = [lead.socket] if lead.socket else user_sockets(env)
+    listings = {} if listings is None else listings
     for socket in sockets:
-        try:
-            panes = parse_panes(await runner(list_panes_argv(socket)))
-        except ActionFailed:
-            continue  # a dead server's socket left behind: try the next one
+        if socket not in listings:
+            try:
+                listings[socket] = parse_panes(await runner(list_panes_argv(socket)))
+            except ActionFailed:
+                listings[socket] = []  # a dead server's socket left behind: try the next one
+        panes = listings[socket]
         for pane in panes:
             if (lead.tty and pane.tty == lead.tty) or (not lead.tty and pane.id == lead.pane):
                 return place_of(socket, pane, pid)
