@@ -103,6 +103,7 @@ export class Detail {
       on: { click: () => this.allow() } });
     this.denyBtn = el("button", { className: "deny", text: "Deny", attrs: { type: "button" },
       on: { click: () => this.deny() } });
+    this.actions = el("div", { className: "detail-actions" }, [this.allowBtn, this.message, this.denyBtn]);
     this.status = el("p", { className: "detail-status", attrs: { role: "status" } });
     this.body = el("div", { className: "detail-body" });
     this.conversation = el("div", { className: "detail-conversation" });
@@ -117,7 +118,7 @@ export class Detail {
         this.body,
         el("div", { className: "detail-place" }, [this.where, this.gotoBtn]),
         this.conversation,
-        el("div", { className: "detail-actions" }, [this.allowBtn, this.message, this.denyBtn]),
+        this.actions,
         this.replyBox,
         this.status,
       ]),
@@ -192,10 +193,12 @@ export class Detail {
     for (const button of [this.allowBtn, this.denyBtn]) button.disabled = !answerable;
     this.message.disabled = !answerable;
     this.allowBtn.textContent = this.armed ? "Confirm: allow" : "Allow";
+    // Allow / Deny belong to a permission prompt; a finished turn gets the Reply box.
+    this.actions.hidden = !answerable && s.status !== "waiting_for_approval";
     if (!answerable && !this.status.dataset.answered) {
       this.status.textContent = s.status === "waiting_for_approval"
-        ? "This request can only be answered in its terminal (no hook holds it)."
-        : "Nothing waits for an answer here.";
+        ? "This request can only be answered in its terminal (no hook holds it, and sessiond cannot type into it)."
+        : this.replyBox.hidden ? "Nothing waits for an answer here." : "";
     }
   }
 
