@@ -50,14 +50,20 @@ def render_status(health: Health, sessions: list[Session], *, now: datetime) -> 
     if not top:
         lines.append("No agent sessions found yet.")
         return "\n".join(lines)
-    rows = [("STATUS", "FOR", "AGENT", "PROJECT", "BRANCH", "TITLE / PENDING")]
+    # Several machines on the board (a bus): which one each session runs on.
+    hosts = len({s.host for s in top}) > 1
+    rows = [("STATUS", "FOR", *(("HOST",) if hosts else ()), "AGENT", "PROJECT", "BRANCH", "TITLE / PENDING")]
     for s in sorted(top, key=lambda s: s.last_activity, reverse=True):
         detail = s.title
         if s.pending_tool is not None:
             detail = f"{s.pending_tool.name}: {s.pending_tool.summary}"
-        rows.append((_LABELS.get(s.status, s.status), ago(s.status_since, now), terminal_text(s.agent),
+        label = _LABELS.get(s.status, s.status) + (" (offline)" if s.offline else "")
+        host = (terminal_text(s.host) or "-",) if hosts else ()
+        rows.append((label, ago(s.status_since, now), *host, terminal_text(s.agent),
                      terminal_text(s.project) or "?", terminal_text(s.branch), terminal_text(detail)[:60]))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    columns = len(rows[0]) - 1
+    widths = [max(len(r[i]) for r in rows) for i in range(columns)]
     for r in rows:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+        cells = "  ".join(c.ljust(w) for c, w in zip(r[:columns], widths, strict=True))
+        lines.append(f"{cells}  {r[columns]}")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,18 +31,29 @@ def main() -> None:
 @click.option("--allow-remote", is_flag=True, help="Allow a non-loopback --host (token required).")
 @click.option("--no-notify", is_flag=True, help="Do not show desktop notifications.")
 @click.option("--supervise", is_flag=True, help="Run under a parent that restarts it.")
-def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, supervise: bool) -> None:
+@click.option("--bus", "bus_url", metavar="URL",
+              help="Join other machines: redis://[user:password@]host:port[/db] or rediss:// "
+                   "(default $SESSIOND_BUS).")
+@click.option("--name", help="This machine's name on the board (default $SESSIOND_NAME or the host name).")
+@click.option("--no-watch", is_flag=True, help="No local agents: a board of the bus alone (team mode).")
+def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, supervise: bool,
+        bus_url: str | None, name: str | None, no_watch: bool) -> None:
     """Run the daemon in the foreground."""
     from sessiond.logs import configure
     from sessiond.server import DaemonError, Server
 
-    config = load_config(port=port, host=host, allow_remote=allow_remote, notify=not no_notify)
+    config = load_config(port=port, host=host, allow_remote=allow_remote, notify=not no_notify,
+                         bus_url=bus_url, name=name, watch=False if no_watch else None)
     if supervise:
         from sessiond.service.supervisor import daemon_command, run_supervised
         from sessiond.service.tasks import HEARTBEAT_NAME
 
         options = [f"--port={config.port}", f"--host={host}"]
         options += ["--allow-remote"] * allow_remote + ["--no-notify"] * no_notify
+        options += [f"--name={config.name}"] + ["--no-watch"] * no_watch
+        if config.bus_url is not None:
+            # Through the environment, not argv: other users can read a command line.
+            os.environ["SESSIOND_BUS"] = config.bus_url
         sys.exit(run_supervised(daemon_command(*options), config.port, host=host,
                                 heartbeat=config.state_dir / HEARTBEAT_NAME))
     configure(config.log_file)

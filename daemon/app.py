@@ -12,11 +12,14 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 from aiohttp import web
 from sessiond.config import Config
+
+if TYPE_CHECKING:
+    from sessiond.bus.link import BusLink
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import Event, EventHub
 from sessiond.engine.outputs import FileProgress, Output, Publisher, SessionRemoved, TransitionMade
@@ -51,6 +54,8 @@ class Components:
     previous: Previous
     notifier: Notifier
     terminals: Terminals
+    # The bus joining several machines, when one is configured (`--bus`).
+    bus: BusLink | None
     metrics: Metrics
     tasks: TaskSupervisor
     context: Context
@@ -61,7 +66,10 @@ class Components:
         self.loop_lag_ms = lag_ms
 
     def health(self) -> dict[str, ComponentHealth]:
-        parts = {k: v for k, v in self.tasks.health.items() if k not in ("loop_lag", "watchdog", "heartbeat")}
+        parts = {k: v for k, v in self.tasks.health.items()
+                 if k not in ("loop_lag", "watchdog", "heartbeat") and not k.startswith("bus_")}
+        if self.bus is not None:
+            parts["bus"] = self.bus.health()
         parts["notifier"] = self.notifier.health()
         parts["server"] = ComponentHealth("ok", f"loop lag {self.loop_lag_ms:.1f} ms")
         parts["store"] = self.persistence.health()
@@ -79,7 +87,8 @@ def build(config: Config, token: str) -> Components:
     hub = EventHub(capacity=config.event_buffer, client_limit=config.client_queue,
                    memory_budget=config.sse_budget_bytes)
     publisher = Publisher(hub)
-    engine = Engine(config, publisher, all_sources())
+    # `--no-watch` (team mode): a board of the bus alone, no local agents.
+    engine = Engine(config, publisher, all_sources() if config.watch else [])
     store = open_store(config.state_dir)
     persistence = Persistence(store, keep_events=max(config.event_buffer, 10_000))
     reserved, history, previous = persistence.load()
@@ -100,6 +109,10 @@ def build(config: Config, token: str) -> Components:
     terminals = Terminals(engine, config)
     publisher.subscribe(terminals.on_output)
     metrics.extra_text.append(terminals.prometheus)
+    bus = make_bus(config, engine, store, persistence)
+    if bus is not None:
+        publisher.subscribe(bus.on_output)
+        metrics.extra_text.append(bus.prometheus)
     tasks = TaskSupervisor()
     ctx = Context(
         config=config,
@@ -117,7 +130,7 @@ def build(config: Config, token: str) -> Components:
     notifier.answers_for = lambda sid: _toast_answers(engine, terminals, sid)
     notifier.terminals = terminals
     parts = Components(config, hub, publisher, engine, store, persistence, previous, notifier,
-                       terminals, metrics, tasks, ctx, build_app(ctx))
+                       terminals, bus, metrics, tasks, ctx, build_app(ctx))
     return parts
 
 
@@ -143,6 +156,17 @@ def _toast_answers(engine: Engine, terminals: Terminals, session_id: str) -> Cal
         engine.answer_decision(session_id, decision.id, Answer(verdict, via="toast"))
 
     return answer
+
+
+def make_bus(config: Config, engine: Engine, store: Store, persistence: Persistence) -> BusLink | None:
+    """The link to the bus, or None without one (redis is then never imported)."""
+    if config.bus_url is None:
+        return None
+    from sessiond.bus.link import POSITION_KEY, BusLink
+
+    position = store.get_json(POSITION_KEY)
+    return BusLink(config, engine, lambda at: persistence.on_kv(POSITION_KEY, at),
+                   position if isinstance(position, str) else None)
 
 
 def _connections_text(ctx: Context) -> str:

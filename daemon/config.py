@@ -8,6 +8,8 @@ for settings, so what a daemon does is visible in its one `Config`.
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -60,6 +62,14 @@ class Config:
     host: str = DEFAULT_HOST
     allow_remote: bool = False
     notify: bool = True
+    # This machine's name on the board (`--name`, SESSIOND_NAME, `[bus] name`; the host
+    # name by default): every local session carries it as `host`.
+    name: str = field(default_factory=lambda: default_name({}))
+    # The bus joining several machines (`--bus`, SESSIOND_BUS, `[bus] url`): a redis:// or
+    # rediss:// URL, or None (this machine alone).
+    bus_url: str | None = None
+    # False (`--no-watch`): no local agents, a board of the bus alone (team mode).
+    watch: bool = True
     # Where the agents keep their files (the same variables the agents use).
     env: Mapping[str, str] = field(default_factory=dict)
     home: Path = field(default_factory=Path.home)
@@ -109,6 +119,11 @@ class Config:
 
     def __post_init__(self) -> None:
         self.notify_base, self.notify_problems = file_controls(self.file_settings.get("notify"))
+        problem = name_problem(self.name)
+        if problem is not None:
+            raise ConfigError(problem)
+        if self.bus_url is not None and not self.bus_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("The bus URL must start with redis:// or rediss:// (TLS).")
 
     @classmethod
     def from_env(
@@ -130,6 +145,7 @@ class Config:
             values["thresholds"] = thresholds
         values.update(_daemon_settings(daemon_settings))
         values.update(_actions(settings.get("actions", {})))
+        values.update(_bus(settings.get("bus", {}), env))
         backend = _watch_backend(daemon_settings)
         if backend is not None:
             values["watch_backend"] = backend
@@ -243,3 +259,34 @@ def _actions(actions: object) -> dict[str, Any]:
             raise ConfigError('toast_click in the config file\'s [actions] must be "terminal" or "panel".')
         values["toast_click"] = actions["toast_click"]
     return values
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def default_name(env: Mapping[str, str]) -> str:
+    """This machine's name on the board: SESSIOND_NAME, else the host name (short)."""
+    return env.get("SESSIOND_NAME") or socket.gethostname().split(".")[0] or "localhost"
+
+
+def _bus(table: object, env: Mapping[str, str]) -> dict[str, Any]:
+    """`[bus] url, name` under SESSIOND_BUS and SESSIOND_NAME (the CLI's options win)."""
+    table = table if isinstance(table, dict) else {}
+    values: dict[str, Any] = {}
+    url = env.get("SESSIOND_BUS") or table.get("url")
+    if url is not None:
+        if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("The bus URL must start with redis:// or rediss:// (TLS).")
+        values["bus_url"] = url
+    name = env.get("SESSIOND_NAME") or table.get("name")
+    if name is not None:
+        values["name"] = name
+    return values
+
+
+def name_problem(name: object) -> str | None:
+    """Why this machine name cannot be used (None: it can)."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        return ("The machine name must be 1-100 letters, digits, dots, dashes or underscores, "
+                "starting with a letter or digit.")
+    return None

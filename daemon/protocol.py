@@ -69,6 +69,8 @@ def utcnow() -> datetime:
 # Ids and paths are not display text, but they are shown and sent too: bounded as well.
 MAX_ID = 512
 MAX_PATH = 4096
+# A machine's name (`--name`, the host name).
+MAX_HOST = 100
 
 _WORD = re.compile(r"\S+")
 # What display text must not carry: C0/C1 control characters (a terminal obeys escape
@@ -271,6 +273,10 @@ class Session:
     # Where the agent runs (None: not found; `terminal_note` says why in one sentence).
     terminal: Terminal | None = None
     terminal_note: str = ""
+    # The machine whose agent this is (contract: "Several machines"); `offline` while that
+    # machine's heartbeat has expired (its sessions are kept, shown dimmed).
+    host: str = ""
+    offline: bool = False
 
     def __post_init__(self) -> None:
         # Every field shown anywhere is bounded here, whoever built the session (the
@@ -284,6 +290,7 @@ class Session:
             fix(self, name, clip(getattr(self, name), MAX_TITLE))
         fix(self, "reason", clip(self.reason, MAX_REASON))
         fix(self, "terminal_note", clip(self.terminal_note, MAX_REASON))
+        fix(self, "host", clip(self.host, MAX_HOST))
 
     def with_changes(self, **changes: Any) -> Session:
         return replace(self, **changes)
@@ -306,6 +313,8 @@ class Session:
             "decision": self.decision.to_json() if self.decision else None,
             "terminal": self.terminal.to_json() if self.terminal else None,
             "terminal_note": self.terminal_note,
+            "host": self.host,
+            "offline": self.offline,
         }
 
     @classmethod
@@ -328,6 +337,8 @@ class Session:
             decision=Decision.from_json(data.get("decision")),
             terminal=Terminal.from_json(data.get("terminal")),
             terminal_note=str(data.get("terminal_note") or ""),
+            host=str(data.get("host") or ""),
+            offline=data.get("offline") is True,
         )
 
 

@@ -149,6 +149,8 @@ class Server:
         parts = self.parts
         if parts is not None:
             await parts.tasks.stop()
+            if parts.bus is not None:
+                await parts.bus.close()
             await parts.notifier.close()
             parts.engine.close()
             parts.persistence.close()
@@ -168,6 +170,10 @@ class Server:
         tasks.spawn("loop_lag", lambda: measure_loop_lag(parts.record_lag))
         tasks.spawn("heartbeat", lambda: heartbeat_loop(config.state_dir / HEARTBEAT_NAME))
         tasks.spawn("terminals", parts.terminals.run)
+        if parts.bus is not None:
+            tasks.spawn("bus_out", parts.bus.send_loop)
+            tasks.spawn("bus_in", parts.bus.read_loop)
+            tasks.spawn("bus_alive", parts.bus.heartbeat_loop)
         # Fed from the event loop itself: a stalled loop stops feeding systemd's watchdog.
         tasks.spawn("watchdog", sdnotify.watchdog_loop)
 

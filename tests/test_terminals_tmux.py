@@ -106,9 +106,9 @@ def test_the_terminal_goes_when_the_agent_process_exits(
     tmux.standin(daemon.claude_projects, sid, tmp_path / "typed.txt", project(tmp_path))
     terminal = wait_for(lambda: terminal_of(daemon, sid))
     psutil.Process(terminal["pid"]).kill()
-    wait_for(lambda: terminal_of(daemon, sid) is None)
-    found = session(daemon, sid)
-    assert found is not None and "no running Claude process" in found["terminal_note"]
+    found = wait_for(lambda: (s := session(daemon, sid)) and s["terminal"] is None
+                     and "no running Claude process" in s["terminal_note"] and s)
+    assert found["terminal_note"].startswith("no running Claude process was found in ")
     status, body = daemon.request("POST", f"/api/sessions/{sid}/focus", {})
     assert status == 404 and "No terminal is known" in body["error"]
 

@@ -83,6 +83,8 @@ class Engine:
             for sid, session in previous.sessions.items():
                 entry = self.table.entry(sid)
                 entry.shown = session
+                if self.keeper.remote.is_remote(session):
+                    self.keeper.remote.restore(entry)
                 # As last published: an unchanged session is not published again (its
                 # terminal too, until `sessiond.terminals` has looked again).
                 entry.activity_published = session.last_activity
@@ -97,7 +99,7 @@ class Engine:
                         self._discover(path, root, initial=not restart, resume=resume)
             if previous is not None and restart:
                 for sid, session in previous.sessions.items():
-                    if self.table.file_of(sid) is None:
+                    if self.table.file_of(sid) is None and not self.keeper.remote.is_remote(session):
                         self.keeper.remove(sid, session.agent)
         finally:
             self.keeper.replaying = False

@@ -49,14 +49,26 @@ def encode_frame(kind: str, data: JSONDict, event_id: int | None = None) -> byte
     return f"{head}event: {kind}\ndata: {body}\n\n".encode("utf-8", errors="replace")
 
 
+def host_of(event: Event) -> str | None:
+    """The machine an event is about (None: a removal, which names none)."""
+    session = event.data.get("session") if event.kind == "transition" else event.data
+    host = session.get("host") if isinstance(session, dict) else None
+    return host if isinstance(host, str) and event.kind != "removed" else None
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     agent: str | None = None
     session: str | None = None
     status: str | None = None
+    # `?host=NAME`: one machine's sessions ("" is this machine's, for sessions from before
+    # they carried a host). A removal passes: it names no machine, and costs nothing.
+    host: str | None = None
 
     def matches(self, event: Event) -> bool:
         if self.agent is not None and event.agent != self.agent:
+            return False
+        if self.host is not None and (found := host_of(event)) is not None and found != self.host:
             return False
         if self.session is not None and event.session_id != self.session:
             return False
@@ -70,6 +82,8 @@ class EventFilter:
         if self.agent is not None and session.get("agent") != self.agent:
             return False
         if self.session is not None and session.get("id") != self.session:
+            return False
+        if self.host is not None and session.get("host") != self.host:
             return False
         return self.status is None or session.get("status") == self.status
 

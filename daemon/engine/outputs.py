@@ -47,6 +47,8 @@ class SessionRemoved:
 
     removed: Removed
     agent: Agent
+    # The machine whose session it was (another one's, for a removal read from the bus).
+    host: str = ""
 
 
 @dataclass(frozen=True, slots=True)

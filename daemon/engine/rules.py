@@ -68,6 +68,7 @@ def session_from(
     decision: Decision | None = None,
     terminal: Terminal | None = None,
     terminal_note: str = "",
+    host: str = "",
 ) -> Session:
     """The session to show after `verdict`: status time and source kept unless it changed."""
     seen = last_activity or now
@@ -91,6 +92,7 @@ def session_from(
         decision=decision,
         terminal=terminal,
         terminal_note=terminal_note,
+        host=host,
     )
 
 

@@ -20,6 +20,7 @@ from sessiond.engine import rules, timers
 from sessiond.engine.files import TrackedFile
 from sessiond.engine.hook_side import HookSide
 from sessiond.engine.outputs import Output, SessionChanged, SessionRemoved, TransitionMade
+from sessiond.engine.remote import RemoteSessions
 from sessiond.engine.table import SessionEntry, SessionTable
 from sessiond.hooks.decisions import DecisionBook
 from sessiond.hooks.reconcile import HookBook, parse_hook, with_hook_limits
@@ -53,6 +54,8 @@ class SessionKeeper:
         self.decisions = DecisionBook()
         # True while a restart publishes what happened while the daemon was down.
         self.replaying = False
+        # Other machines' sessions, from the bus.
+        self.remote = RemoteSessions(self.table, emit, config.name, RECOVER_WINDOW.total_seconds())
 
     @property
     def hooks(self) -> HookBook:
@@ -80,7 +83,8 @@ class SessionKeeper:
         entry = self.table.entry(tracked.session_id)
         entry.cold = Session(id=tracked.session_id, agent=tracked.source.agent,
                              parent_id=tracked.info.parent_id, status="idle", status_since=at,
-                             last_activity=at, reason="not written for over a day")
+                             last_activity=at, reason="not written for over a day",
+                             host=self.config.name)
         old = entry.shown
         if old is None:
             entry.shown = entry.cold
@@ -153,7 +157,7 @@ class SessionKeeper:
             old, verdict, session_id=sid, agent=tracked.source.agent, parent_id=tracked.info.parent_id,
             meta=tracked.state.meta, last_activity=tracked.state.last_activity, now=now, source=source,
             decision=self.decisions.current(sid), terminal=entry.terminal,
-            terminal_note=entry.terminal_note,
+            terminal_note=entry.terminal_note, host=self.config.name,
         )
         if new.decision is None:  # no held hook: the agent's own prompt keys may answer it
             plugin = plugins().get(new.agent)

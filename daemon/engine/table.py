@@ -45,6 +45,8 @@ class SessionEntry:
     # Where its agent runs, from `sessiond.terminals` (None: not found, the note says why).
     terminal: Terminal | None = None
     terminal_note: str = ""
+    # Another machine's session, from the bus (`engine.remote`): no file, no timers.
+    remote: bool = False
 
 
 class ShownSessions(Mapping[str, Session]):

@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sessiond.engine.hub import Event, encode_frame
@@ -89,6 +90,8 @@ class Persistence:
         # session id -> its JSON (or the `session` event that carries it), None: removed
         self._sessions: dict[str, JSONDict | Event | None] = {}
         self._offsets: dict[str, tuple[int, int] | None] = {}
+        # kv rows written with the events they go with (the bus's read position).
+        self._kv: dict[str, Any] = {}
         self._handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._reserved = 0
         self._pruned_at = 0.0
@@ -144,6 +147,12 @@ class Persistence:
 
     def on_offset(self, path: Path, position: tuple[int, int] | None) -> None:
         self._offsets[str(path)] = position
+        self._schedule()
+
+    def on_kv(self, key: str, value: Any) -> None:
+        """A kv row committed in the same transaction as the events published before it
+        (so a position read from elsewhere never runs ahead of what clients were given)."""
+        self._kv[key] = value
         self._schedule()
 
     def _reserve(self, last_id: int) -> None:
@@ -202,11 +211,11 @@ class Persistence:
 
     def _write(self) -> None:
         self._handle = None
-        if not (self._events or self._sessions or self._offsets):
+        if not (self._events or self._sessions or self._offsets or self._kv):
             return
         self._flushed_at = time.monotonic()
-        events, sessions, offsets = self._events, self._sessions, self._offsets
-        self._events, self._sessions, self._offsets = [], {}, {}
+        events, sessions, offsets, kv = self._events, self._sessions, self._offsets, self._kv
+        self._events, self._sessions, self._offsets, self._kv = [], {}, {}, {}
         now = time.time()
         try:
             with self.store.transaction() as db:
@@ -231,6 +240,9 @@ class Persistence:
                         db.execute("DELETE FROM files WHERE path = ?", (path,))
                     else:
                         db.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (path, *position))
+                for key, value in kv.items():
+                    db.execute("INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                               "SET value = excluded.value", (key, json.dumps(value)))
                 # Pruning scans the rows it may delete: once a minute, not once per
                 # N flushes (under load the loop flushes hundreds of times a second).
                 if now - self._pruned_at >= PRUNE_EVERY_S:
@@ -250,6 +262,8 @@ class Persistence:
                 self._sessions.setdefault(sid, data)
             for path, position in offsets.items():
                 self._offsets.setdefault(path, position)
+            for key, value in kv.items():
+                self._kv.setdefault(key, value)
             with contextlib.suppress(RuntimeError):  # no loop: offline use
                 self._handle = asyncio.get_running_loop().call_later(RETRY_S, self.flush)
             return

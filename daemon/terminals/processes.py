@@ -72,6 +72,8 @@ class ProcessTable:
                 agent = None
                 if name in self._names or name in INTERPRETERS or name.startswith("python3."):
                     agent = agent_of(name, proc.cmdline(), self._agents)
+                if agent is not None and proc.status() == psutil.STATUS_ZOMBIE:
+                    continue  # exited, not yet reaped: not an agent that runs
                 if agent is not None:
                     facts = _facts(proc, agent)
                     found.append(facts)

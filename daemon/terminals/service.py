@@ -196,8 +196,9 @@ class Terminals:
 
     def _live_sessions(self) -> list[Session]:
         horizon = utcnow() - LIVE_WITHIN
+        local = ("", self._config.name)  # another machine's agents are not ours to find
         return [s for s in self._engine.sessions.values()
-                if s.status != "ended" and s.last_activity >= horizon]
+                if s.status != "ended" and s.last_activity >= horizon and s.host in local]
 
     def _first_seen(self, session: Session) -> float | None:
         entry = self._engine.table.get(session.id)

@@ -19,7 +19,7 @@ from sessiond.engine.rules import KEYS_DECISION
 from sessiond.hooks.decisions import Answer, message_of
 from sessiond.terminals.run import ActionFailed
 from sessiond.terminals.service import Terminals
-from sessiond.web.routes import CONTEXT
+from sessiond.web.routes import CONTEXT, elsewhere
 
 VIA = frozenset({"panel", "toast", "cli", "api"})
 
@@ -38,6 +38,8 @@ async def decide(request: web.Request) -> web.Response:
     session = ctx.engine.sessions.get(sid)
     if session is None:
         return _error(404, f"No session {sid!r}.")
+    if (refused := elsewhere(ctx, session)) is not None:
+        return refused
     try:
         body: Any = json.loads(await request.read())
     except (ValueError, RecursionError):

@@ -27,7 +27,17 @@ from sessiond.config import Config
 from sessiond.engine.coordinator import Engine
 from sessiond.engine.hub import EventFilter, EventHub, Subscriber, encode_frame
 from sessiond.hooks.hold import hold_for_answer, hold_seconds
-from sessiond.protocol import AGENTS, STATUSES, ComponentHealth, Health, JSONDict, Reset, Shutdown, Snapshot
+from sessiond.protocol import (
+    AGENTS,
+    STATUSES,
+    ComponentHealth,
+    Health,
+    JSONDict,
+    Reset,
+    Session,
+    Shutdown,
+    Snapshot,
+)
 from sessiond.web.access import LOGIN_HINT, Access, login_cookie
 from sessiond.web.connections import ConnectionGuard
 from sessiond.web.metrics import Metrics
@@ -229,6 +239,14 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
+def elsewhere(ctx: Context, session: Session) -> web.Response | None:
+    """409 for an action on another machine's session (contract): it is answered there."""
+    if session.host in ("", ctx.config.name):
+        return None
+    return _error(409, f"That session runs on {session.host}: act on it there (sessiond acts only "
+                       "on this machine's agents).")
+
+
 def _agent_pid(request: web.Request) -> int | None:
     value = request.headers.get(AGENT_PID_HEADER, "")
     return int(value) if value.isdigit() and 1 < int(value) < 2**31 else None
@@ -267,7 +285,8 @@ async def hooks(request: web.Request) -> web.Response:
 
 def _filter_from(request: web.Request) -> EventFilter:
     q = request.query
-    return EventFilter(agent=q.get("agent"), session=q.get("session"), status=q.get("status"))
+    return EventFilter(agent=q.get("agent"), session=q.get("session"), status=q.get("status"),
+                       host=q.get("host"))
 
 
 def _last_seen(request: web.Request) -> int | None:

@@ -16,7 +16,7 @@ from aiohttp import web
 from sessiond.terminals.run import ActionFailed
 from sessiond.terminals.service import Terminals
 from sessiond.terminals.typed import text_problem
-from sessiond.web.routes import CONTEXT
+from sessiond.web.routes import CONTEXT, elsewhere
 
 
 def routes(terminals: Terminals) -> Callable[[web.Application], None]:
@@ -32,9 +32,13 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def focus(request: web.Request, terminals: Terminals) -> web.Response:
+    ctx = request.app[CONTEXT]
     sid = request.match_info["id"]
-    if sid not in request.app[CONTEXT].engine.sessions:
+    session = ctx.engine.sessions.get(sid)
+    if session is None:
         return _error(404, f"No session {sid!r}.")
+    if (refused := elsewhere(ctx, session)) is not None:
+        return refused
     try:
         terminal = await terminals.focus(sid)
     except ActionFailed as exc:
@@ -48,6 +52,8 @@ async def type_input(request: web.Request, terminals: Terminals) -> web.Response
     session = ctx.engine.sessions.get(sid)
     if session is None:
         return _error(404, f"No session {sid!r}.")
+    if (refused := elsewhere(ctx, session)) is not None:
+        return refused
     try:
         body: Any = json.loads(await request.read())
     except (ValueError, RecursionError):
