@@ -70,6 +70,9 @@ class Config:
     bus_url: str | None = None
     # False (`--no-watch`): no local agents, a board of the bus alone (team mode).
     watch: bool = True
+    # `[bus] snapshot_every_s`: how often this machine's whole state is put on the bus (a
+    # daemon whose position was trimmed away rebuilds from it).
+    bus_snapshot_s: float = 300.0
     # Where the agents keep their files (the same variables the agents use).
     env: Mapping[str, str] = field(default_factory=dict)
     home: Path = field(default_factory=Path.home)
@@ -281,6 +284,11 @@ def _bus(table: object, env: Mapping[str, str]) -> dict[str, Any]:
     name = env.get("SESSIOND_NAME") or table.get("name")
     if name is not None:
         values["name"] = name
+    every = table.get("snapshot_every_s")
+    if every is not None:
+        if isinstance(every, bool) or not isinstance(every, int | float) or not 1 <= every <= 86400:
+            raise ConfigError("snapshot_every_s in the config file's [bus] must be 1 to 86400 seconds.")
+        values["bus_snapshot_s"] = float(every)
     return values
 
 

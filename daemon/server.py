@@ -148,9 +148,11 @@ class Server:
             await self._runner.cleanup()  # SSE clients get `event: shutdown` first
         parts = self.parts
         if parts is not None:
-            await parts.tasks.stop()
             if parts.bus is not None:
+                # First: a redis command being cancelled can leave its task waiting on a
+                # future nobody completes; with the connections closed, each one ends.
                 await parts.bus.close()
+            await parts.tasks.stop()
             await parts.notifier.close()
             parts.engine.close()
             parts.persistence.close()

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +166,173 @@ def test_a_wrong_password_is_one_sentence_and_the_daemon_runs_without_the_bus(
         wait_for(lambda: t.session_id in wrong.sessions())  # its own sessions still served
     finally:
         wrong.kill()
+
+
+def at(record: dict[str, Any], seconds_ago: float) -> dict[str, Any]:
+    """A transcript line written `seconds_ago` (the time a transition is dated by)."""
+    when = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return {**record, "timestamp": when.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+
+
+async def test_b_killed_and_restarted_gets_exactly_what_it_missed_and_toasts_recent_waits_once(
+    tmp_path: Path, redis: RedisServer,
+) -> None:
+    from tests.desktop import notification_server
+
+    with notification_server(tmp_path / "bus") as toasts:
+        a = machine(tmp_path, "a", redis.url)
+        b = make_daemon(tmp_path / "b", args=["--bus", redis.url, "--name", "b"],
+                        extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
+        b.claude_projects.mkdir(parents=True)
+        a.start()
+        b.start()
+        try:
+            recent = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
+            old = ClaudeTranscript(a.claude_projects, cwd="/home/u/legacy")
+            async with SSEClient(f"{b.base_url}/events", token=b.token) as before:
+                await before.next_of("snapshot")
+                recent.write(recent.prompt("ship it"))
+                event = await before.transition_to("working")  # what a client of b was given
+            seen = event.id
+            a_seen = a.get("/api/sessions")[1]["last_event_id"]
+            b.kill()  # kill -9
+            recent.write(recent.reply("Shipped. Tag it?"))
+            old.write(at(old.prompt("old work"), 500), at(old.reply("Done 8 minutes ago."), 490))
+            wait_for(lambda: (a.sessions().get(recent.session_id) or {}).get("status") == "waiting_for_input"
+                     and (a.sessions().get(old.session_id) or {}).get("status") == "waiting_for_input")
+            missed = [(e.event, e.data.get("session_id", e.data.get("id")), e.data.get("to"))
+                      for e in await history(a) if (e.id or 0) > a_seen]
+            b.start()
+            async with SSEClient(f"{b.base_url}/events", token=b.token, last_event_id=seen) as resumed:
+                got = []
+                while len(got) < len(missed):
+                    e = await resumed.next(timeout=20)
+                    got.append((e.event, e.data.get("session_id", e.data.get("id")), e.data.get("to")))
+            assert got == missed  # exactly what b missed: in a's order, under b's ids, once
+            # Toasts: the recent wait once; the 8-minute-old one (past the 5-minute window) never.
+            marker = ClaudeTranscript(a.claude_projects, cwd="/home/u/marker")
+            marker.write(marker.prompt("go"))
+            wait_for(lambda: (b.sessions().get(marker.session_id) or {}).get("status") == "working")
+            marker.write(marker.reply("Done."))
+            calls = toasts.wait_for(2)
+            assert [c["summary"] for c in calls] == ["Waiting for you — shop (main) on a",
+                                                     "Waiting for you — marker (main) on a"]
+        finally:
+            a.kill()
+            b.kill()
+
+
+async def test_a_machine_whose_heartbeat_expires_is_shown_offline_and_back(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    a, b = pair
+    t = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
+    t.write(t.prompt("work"))
+    wait_for(lambda: t.session_id in b.sessions())
+    a.kill()
+    gone = wait_for(lambda: (s := b.sessions().get(t.session_id)) and s["offline"] and s, timeout=30)
+    assert gone["host"] == "a" and gone["status"] == "working"  # kept, not deleted
+    a.start()
+    wait_for(lambda: b.sessions()[t.session_id]["offline"] is False, timeout=30)
+
+
+def xadd(redis: RedisServer, fields: dict[str, str]) -> None:
+    import redis as redis_py
+
+    client = redis_py.Redis(host="127.0.0.1", port=redis.port, password=redis.password)
+    try:
+        client.xadd("sessiond:events", fields)  # type: ignore[arg-type]
+    finally:
+        client.close()
+
+
+def test_hostile_entries_are_skipped_with_one_warning_each(
+    pair: tuple[DaemonProcess, DaemonProcess], redis: RedisServer,
+) -> None:
+    _, b = pair
+    wait_for(lambda: bus_status(b)["status"] == "ok")
+    good = {"v": "1", "host": "evil", "kind": "session", "id": "1"}
+    session = {"id": "s-1", "agent": "claude", "status": "working", "status_since": "2026-01-01T00:00:00Z",
+               "last_activity": "2026-01-01T00:00:00Z"}
+    hostile = [
+        {"garbage": "x"},
+        {**good, "data": "not json"},
+        {**good, "data": "x" * (10 * 1024 * 1024)},
+        {**good, "data": json.dumps({**session, "agent": "rm -rf"})},
+        {**good, "data": json.dumps({**session, "status": 42})},
+        {**good, "host": "../../etc", "data": json.dumps(session)},
+        {**good, "kind": "transition", "data": json.dumps({"to": "working", "session": session})},
+    ]
+    for fields in hostile:
+        xadd(redis, fields)
+    # Text is kept as text (the panel sets textContent) and clipped; the host is the entry's.
+    xadd(redis, {**good, "data": json.dumps({**session, "title": "<script>alert(1)</script>" + "t" * 5000,
+                                              "host": "someone-else", "decision": {"id": "d"}})})
+    shown = wait_for(lambda: b.sessions().get("s-1"))
+    assert shown["title"].startswith("<script>alert(1)</script>") and len(shown["title"]) <= 200
+    assert shown["host"] == "evil" and shown["decision"] is None
+    assert b.get("/health")[0] == 200 and bus_status(b)["status"] == "ok"
+    warnings = [line for line in b.output().splitlines() if "a bus entry was skipped" in line]
+    assert len(warnings) == len(hostile)
+
+
+def test_a_stream_trimmed_past_b_s_position_is_rebuilt_from_snapshots(
+    tmp_path: Path, redis: RedisServer,
+) -> None:
+    a = make_daemon(tmp_path / "a", args=["--no-notify", "--bus", redis.url, "--name", "a"],
+                    settings="[daemon]\nsettle_after_s = 0.3\n[bus]\nsnapshot_every_s = 1\n")
+    a.claude_projects.mkdir(parents=True)
+    b = machine(tmp_path, "b", redis.url)
+    a.start()
+    b.start()
+    try:
+        t = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
+        t.write(t.prompt("work"))
+        wait_for(lambda: t.session_id in b.sessions())
+        b.stop()
+        t.write(t.reply("Done."))
+        gone = ClaudeTranscript(a.claude_projects, cwd="/home/u/other")
+        gone.write(gone.prompt("more"))
+        wait_for(lambda: (a.sessions().get(t.session_id) or {}).get("status") == "waiting_for_input")
+        snapshot_of_a = lambda: json.loads(redis.cli("GET", "sessiond:snapshot:a") or "{}")  # noqa: E731
+        both = {t.session_id, gone.session_id}
+        wait_for(lambda: {s["id"] for s in snapshot_of_a().get("sessions", [])} >= both
+                 and any(s["status"] == "waiting_for_input" for s in snapshot_of_a()["sessions"]))
+        redis.cli("XTRIM", "sessiond:events", "MAXLEN", "0")  # everything b had not read is gone
+        b.start()
+        wait_for(lambda: (b.sessions().get(t.session_id) or {}).get("status") == "waiting_for_input")
+        assert b.sessions()[gone.session_id]["host"] == "a"
+        assert b.output().count("the bus was trimmed past this daemon's position") == 1
+    finally:
+        a.kill()
+        b.kill()
+
+
+def test_team_mode_shows_the_bus_alone(tmp_path: Path, pair: tuple[DaemonProcess, DaemonProcess],
+                                       redis: RedisServer) -> None:
+    a, _ = pair
+    board = machine(tmp_path, "board", redis.url, "--no-watch")
+    board.start()
+    try:
+        mine = ClaudeTranscript(board.claude_projects, cwd="/srv/nothing")
+        mine.write(mine.prompt("not watched"))
+        t = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
+        t.write(t.prompt("work"))
+        wait_for(lambda: t.session_id in board.sessions())
+        assert mine.session_id not in board.sessions()
+        assert board.sessions()[t.session_id]["host"] == "a"
+    finally:
+        board.kill()
+
+
+def test_sigterm_right_after_start_still_exits_cleanly(tmp_path: Path, redis: RedisServer) -> None:
+    """Found by hand: a stop while redis-py was connecting left the bus tasks waiting on
+    a future nobody completed, and the daemon never exited."""
+    import signal
+
+    b = machine(tmp_path, "b", redis.url)
+    for _ in range(5):
+        b.start()
+        assert b.proc is not None
+        b.proc.send_signal(signal.SIGTERM)
+        assert b.proc.wait(10) == 0

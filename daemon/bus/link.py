@@ -4,7 +4,7 @@ Streams, through redis-py's asyncio client; imported only when a bus is configur
 - **Out**: every local `session`, `transition` and `removed` event is queued (bounded) and
   sent in order with `XADD … MAXLEN ~ 100000`; while Redis is unreachable the queue holds
   them and they go out, in order, when it is back. A `snapshot` (the whole local state)
-  is queued at start and every `SNAPSHOT_EVERY_S`, so its place in the stream is after
+  is queued at start and every `[bus] snapshot_every_s` (5 min), so it sits after
   everything it contains; its latest copy is also kept in `sessiond:snapshot:NAME`.
 - **Alive**: `sessiond:alive:NAME` is set with a TTL every `HEARTBEAT_S`; another
   machine's key expiring shows its sessions offline.
@@ -40,7 +40,6 @@ MAXLEN = 100_000
 OUTBOX = 50_000
 HEARTBEAT_S = 3.0
 HEARTBEAT_TTL_S = 10
-SNAPSHOT_EVERY_S = 300.0
 BLOCK_MS = 2000
 READ_COUNT = 500
 SEND_COUNT = 500
@@ -58,6 +57,7 @@ class BusLink:
     def __init__(self, config: Config, engine: Engine, save_position: Callable[[str], None],
                  position: str | None) -> None:
         assert config.bus_url is not None
+        self._snapshot_every_s = config.bus_snapshot_s
         self.name = config.name
         self.where = wire.redacted(config.bus_url)
         self._engine = engine
@@ -137,7 +137,7 @@ class BusLink:
         while self._fatal is None:
             if loop.time() >= snapshot_due:
                 self.queue_snapshot()
-                snapshot_due = loop.time() + SNAPSHOT_EVERY_S
+                snapshot_due = loop.time() + self._snapshot_every_s
             try:
                 await self._client.set(wire.HEARTBEAT_PREFIX + self.name, b"1", ex=HEARTBEAT_TTL_S)
                 await self._check_hosts()
@@ -198,13 +198,22 @@ class BusLink:
             self._remote.snapshot(entry.host, entry.sessions)
 
     async def _trimmed_past(self) -> bool:
-        if self._position in (None, "0", "0-0"):
+        """May entries after our position have been trimmed away? Trimming removes the
+        oldest first: our own last entry gone (the first one left is newer), or an empty
+        stream that has had newer entries, says so. (At worst, a needless rebuild.)"""
+        if self._position is None or stream_id(self._position) == (0, 0):
             return False
-        first = await self._client.xrange(wire.STREAM, count=1)
-        if not first:
-            return False
-        assert self._position is not None
-        if stream_id(first[0][0]) > stream_id(self._position):
+        try:
+            info = await self._client.xinfo_stream(wire.STREAM)
+        except redis_errors.ResponseError:
+            return False  # no stream yet: nothing was trimmed
+        ours = stream_id(self._position)
+        first = info.get("first-entry")
+        if first:
+            gone = stream_id(first[0]) > ours
+        else:
+            gone = stream_id(info.get("last-generated-id") or b"0-0") > ours
+        if gone:
             log.warning("the bus was trimmed past this daemon's position: rebuilding from each "
                         "machine's snapshot", position=self._position)
             return True
@@ -249,6 +258,11 @@ class BusLink:
     # -- health ---------------------------------------------------------------------
 
     async def _failed(self, exc: BaseException, *, sleep: bool = True) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            # redis-py can turn a cancellation in the middle of a command into a
+            # ConnectionError: the daemon is stopping, not the bus failing.
+            raise asyncio.CancelledError from exc
         why = _reason(exc)
         if isinstance(exc, redis_errors.AuthenticationError | redis_errors.AuthorizationError) or \
                 "WRONGPASS" in str(exc) or "NOPERM" in str(exc):
@@ -284,8 +298,9 @@ class BusLink:
         ])
 
     async def close(self) -> None:
-        with contextlib.suppress(redis_errors.RedisError, OSError):  # a dead connection: nothing to close
-            await self._client.aclose()
+        self._fatal = self._fatal or "stopping"
+        with contextlib.suppress(redis_errors.RedisError, OSError, TimeoutError):  # dead: nothing to close
+            await asyncio.wait_for(self._client.connection_pool.disconnect(), 1.0)
 
 
 def _reason(exc: BaseException) -> str:

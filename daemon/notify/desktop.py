@@ -277,7 +277,7 @@ class Notifier:
     def _decide(self, t: Transition, *, replayed: bool, recovered: bool) -> Decision:
         return decide(
             t, controls=self._controls(), ledger=self.store, now=self._clock(),
-            replayed=replayed, recovered=recovered, tz=self._tz,
+            replayed=replayed, recovered=recovered, tz=self._tz, local_host=self.config.name,
         )
 
     def _count(self, decision: Decision) -> None:

@@ -91,6 +91,8 @@ class Controls:
     reminder_after_min: float = 0.0
     sound: bool = True
     coalesce_s: float = DEFAULT_COALESCE_S
+    # Toast other machines' waits too (sessions from the bus), their machine in the title.
+    remote: bool = True
 
     def to_json(self) -> JSONDict:
         return {
@@ -100,6 +102,7 @@ class Controls:
             "reminder_after_min": self.reminder_after_min,
             "sound": self.sound,
             "coalesce_s": self.coalesce_s,
+            "remote": self.remote,
         }
 
     @classmethod
@@ -213,6 +216,12 @@ def _parse_sound(value: object) -> bool:
     return value
 
 
+def _parse_remote(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ControlsError("remote must be true or false.")
+    return value
+
+
 def _parse_coalesce(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
         raise ControlsError("coalesce_s must be a number of seconds from 0 to 60.")
@@ -226,6 +235,7 @@ _PARSERS: dict[str, Any] = {
     "reminder_after_min": _parse_minutes,
     "sound": _parse_sound,
     "coalesce_s": _parse_coalesce,
+    "remote": _parse_remote,
 }
 
 
@@ -320,6 +330,7 @@ def decide(
     replayed: bool = False,
     recovered: bool = False,
     tz: tzinfo | None = None,
+    local_host: str = "",
 ) -> Decision:
     """Toast this transition, or say why not.
 
@@ -327,6 +338,7 @@ def decide(
     `recovered`: a Working→Waiting that happened while the daemon was down, minutes ago;
     it toasts once, and the ledger makes "once" hold across crash loops.
     `tz`: the zone quiet hours are read in (None: the system's local zone).
+    `local_host`: this machine's name; another machine's wait says its name in the title.
     """
     if not t.is_working_to_waiting:
         return Decision(None, "not_a_wait")
@@ -334,13 +346,19 @@ def decide(
         return Decision(None, "replayed")
     if recovered and now - t.at > MAX_RECOVERED_AGE:
         return Decision(None, "too_old")
+    remote = t.session.host not in ("", local_host)
+    if remote and not controls.remote:
+        return Decision(None, "remote_off")
     skip = _filtered(t.session, t.to_status, controls, now, tz)
     if skip:
         return Decision(None, skip)
     key = (t.session_id, format_ts(t.at), t.to_status)
     if ledger.was_notified(*key):
         return Decision(None, "already_notified")
-    return Decision(_toast(t.session, t.to_status, controls, key), "toast")
+    toast = _toast(t.session, t.to_status, controls, key)
+    if remote:
+        toast = replace(toast, title=clip(f"{toast.title} on {t.session.host}", MAX_TOAST_TITLE))
+    return Decision(toast, "toast")
 
 
 def decide_reminder(

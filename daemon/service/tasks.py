@@ -19,6 +19,8 @@ from sessiond.protocol import ComponentHealth
 log = structlog.get_logger(__name__)
 
 MAX_BACKOFF_S = 30.0
+# The contract: SIGTERM → exit within 2 s; the tasks get most of it.
+STOP_TIMEOUT_S = 1.0
 
 
 class TaskSupervisor:
@@ -61,11 +63,15 @@ class TaskSupervisor:
             self.health[name] = ComponentHealth("failed", "stopped")
             return
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Cancel every task; one that does not end within `timeout` is left behind (and
+        named in the log) rather than keeping the daemon from exiting."""
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, stuck = await asyncio.wait(tasks, timeout=timeout) if tasks else (set(), set())
+        for task in stuck:
+            log.error("task did not stop when cancelled; exiting anyway", task=task.get_name())
         self._tasks.clear()
 
 
