@@ -336,3 +336,28 @@ def test_sigterm_right_after_start_still_exits_cleanly(tmp_path: Path, redis: Re
         assert b.proc is not None
         b.proc.send_signal(signal.SIGTERM)
         assert b.proc.wait(10) == 0
+
+
+def test_the_panel_shows_both_machines_with_a_badge_a_filter_and_offline_dimmed(
+    pair: tuple[DaemonProcess, DaemonProcess], panel_factory: Any, tmp_path: Path,
+) -> None:
+    a, b = pair
+    remote = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
+    remote.write(remote.prompt("deploy"), remote.reply("Deployed. Anything else?"))
+    local = ClaudeTranscript(b.claude_projects, cwd="/home/u/web")
+    local.write(local.prompt("fix the form"))
+    wait_for(lambda: {remote.session_id, local.session_id} <= set(b.sessions()))
+    panel = panel_factory(b)
+    page = panel.open()
+    panel.wait_column(remote.session_id, "waiting_for_input")
+    assert panel.card(remote.session_id).locator(".host").text_content() == "a"
+    assert panel.card(local.session_id).locator(".host").text_content() == "b"
+    page.select_option("#filter-host", "a")
+    page.wait_for_function("() => document.querySelectorAll('.card').length === 1")
+    assert panel.board()[0][0] == remote.session_id
+    page.select_option("#filter-host", "")
+    a.kill()  # a's heartbeat expires: its card stays, dimmed
+    page.wait_for_selector(f'.card.is-offline[data-id="{remote.session_id}"]', timeout=30_000)
+    assert panel.card(remote.session_id).locator(".host").text_content() == "a (offline)"
+    page.screenshot(path=str(tmp_path / "two-machines.png"))
+    assert panel.errors == [] and panel.csp_violations() == []

@@ -25,6 +25,7 @@ const prefs = {
   group: loadPref("groupByProject", false),
   agent: loadPref("filterAgent", ""),
   project: loadPref("filterProject", ""),
+  host: loadPref("filterHost", ""),
 };
 
 let controlsAvailable = true;
@@ -49,10 +50,11 @@ const board = new Board($("#board"), {
   onFiltersReset: () => {
     setFilter("agent", "");
     setFilter("project", "");
+    setFilter("host", "");
   },
 });
 board.groupByProject = prefs.group;
-board.filters = { agent: prefs.agent, project: prefs.project };
+board.filters = { agent: prefs.agent, project: prefs.project, host: prefs.host };
 
 function updateChrome() {
   const waiting = board.waitingCount();
@@ -81,11 +83,28 @@ function updateChrome() {
   summary.dataset.waiting = String(waiting);
 
   updateProjectOptions();
+  updateHostOptions();
   const shown = board.root.querySelectorAll(".card").length;
-  const filtered = board.filters.agent || board.filters.project;
+  const filtered = board.filters.agent || board.filters.project || board.filters.host;
   $("#footer-status").textContent = filtered
     ? `${shown} shown of ${total} sessions (filtered)`
     : `${total} session${total === 1 ? "" : "s"}`;
+}
+
+/** The machine filter: shown once a bus puts more than one machine on the board. */
+function updateHostOptions() {
+  const select = $("#filter-host");
+  const names = board.hosts();
+  if (board.filters.host && !names.includes(board.filters.host)) names.push(board.filters.host);
+  $("#field-host").hidden = names.length < 2;
+  const current = [...select.options].slice(1).map((o) => o.value);
+  if (current.join("\u0000") !== names.join("\u0000")) {
+    select.replaceChildren(
+      el("option", { text: "All machines", attrs: { value: "" } }),
+      ...names.map((name) => el("option", { text: name || "(this machine)", attrs: { value: name } })),
+    );
+  }
+  select.value = board.filters.host;
 }
 
 function updateProjectOptions() {
@@ -305,7 +324,7 @@ function flash(message) {
 
 function setFilter(kind, value) {
   board.filters = { ...board.filters, [kind]: value };
-  savePref(kind === "agent" ? "filterAgent" : "filterProject", value);
+  savePref({ agent: "filterAgent", project: "filterProject", host: "filterHost" }[kind], value);
   $(`#filter-${kind}`).value = value;
 }
 
@@ -320,6 +339,12 @@ function bindToolbar() {
   updateProjectOptions();
   project.addEventListener("change", () => {
     setFilter("project", project.value);
+    board.render();
+  });
+  const host = $("#filter-host");
+  updateHostOptions();
+  host.addEventListener("change", () => {
+    setFilter("host", host.value);
     board.render();
   });
 

@@ -25,7 +25,7 @@ export class Board {
     this.buckets = new Map(); // id -> bucket the card was last rendered in
     this.groupHeads = new Map(); // "column\u0000project" -> header element
     this.fresh = new Map(); // id -> time the highlight ends
-    this.filters = { agent: "", project: "" };
+    this.filters = { agent: "", project: "", host: "" };
     this.groupByProject = false;
     this.showOlder = false;
     this.olderLimit = OLDER_PAGE;
@@ -120,6 +120,18 @@ export class Board {
     return n;
   }
 
+  /** The machines with a session on the board (several: a bus joins them). */
+  hosts() {
+    const names = new Set();
+    for (const s of this.sessions.values()) if (!this._isChild(s)) names.add(s.host || "");
+    return [...names].sort((a, b) => a.localeCompare(b));
+  }
+
+  /** What "By project" groups by: the project, and its machine when there are several. */
+  _groupKey(s) {
+    return this._manyHosts ? `${s.host || "?"} · ${projectOf(s)}` : projectOf(s);
+  }
+
   projects() {
     const names = new Set();
     for (const s of this.sessions.values()) if (!this._isChild(s)) names.add(projectOf(s));
@@ -156,6 +168,7 @@ export class Board {
     clearTimeout(this.renderTimer);
     this.renderTimer = null;
     const now = Date.now();
+    this._manyHosts = this.hosts().length > 1;
     const focused = document.activeElement;
 
     const children = new Map();
@@ -176,6 +189,7 @@ export class Board {
       if (bucket === null) continue;
       if (this.filters.agent && s.agent !== this.filters.agent) continue;
       if (this.filters.project && projectOf(s) !== this.filters.project) continue;
+      if (this.filters.host && (s.host || "") !== this.filters.host) continue;
       buckets[bucket].push(s);
     }
     for (const [id, until] of this.fresh) if (until <= now) this.fresh.delete(id);
@@ -191,9 +205,9 @@ export class Board {
       let lastProject = null;
       for (const s of list) {
         if (this.groupByProject && col !== "older") {
-          const project = projectOf(s);
+          const project = this._groupKey(s);
           if (project !== lastProject) {
-            const head = this._groupHead(col, project, list.filter((x) => projectOf(x) === project).length);
+            const head = this._groupHead(col, project, list.filter((x) => this._groupKey(x) === project).length);
             usedHeads.set(`${col}\u0000${project}`, head);
             nodes.push(head);
             lastProject = project;
@@ -292,7 +306,8 @@ export class Board {
       this.cards.set(s.id, card);
       if (this.fresh.has(s.id)) card.classList.add("is-fresh");
     }
-    fillCard(card, s, subs, now, this.isMuted(projectOf(s), now) ? this.muted.get(projectOf(s)) : null);
+    fillCard(card, s, subs, now, this.isMuted(projectOf(s), now) ? this.muted.get(projectOf(s)) : null,
+             this._manyHosts);
     return card;
   }
 

@@ -21,6 +21,7 @@ export function buildCard(id, hooks) {
   }, [
     el("div", { className: "card-head" }, [
       el("span", { className: "agent" }),
+      el("span", { className: "host", attrs: { hidden: "" } }),
       el("span", { className: "project" }),
       el("span", { className: "time" }),
     ]),
@@ -101,9 +102,14 @@ export function muteFromKeyboard(card) {
   if (btn) btn.click();
 }
 
-export function fillCard(card, s, subs, now, mutedUntil) {
+export function fillCard(card, s, subs, now, mutedUntil, showHost = false) {
   const project = projectOf(s);
   card.dataset.status = s.status;
+  card.classList.toggle("is-offline", Boolean(s.offline));
+  const host = card.querySelector(".host");
+  host.hidden = !showHost;
+  setText(host, s.offline ? `${s.host || "?"} (offline)` : s.host || "");
+  host.title = s.offline ? `${s.host} has not been heard from: its sessions as last known` : `runs on ${s.host}`;
   card.dataset.project = project;
   card.dataset.agent = s.agent || "";
   card.dataset.muted = String(mutedUntil !== null);

@@ -39,8 +39,8 @@ export function applyTarget(board) {
       board.olderLimit = Math.max(board.olderLimit, index + 1);
       again = true;
     }
-    if (board.filters.agent || board.filters.project) {
-      board.filters = { agent: "", project: "" };
+    if (board.filters.agent || board.filters.project || board.filters.host) {
+      board.filters = { agent: "", project: "", host: "" };
       board.hooks.onFiltersReset?.();
       again = true;
     }

@@ -138,7 +138,9 @@ def session_of(host: str, data: object) -> Session:
     if parent is not None and not isinstance(parent, str):
         raise TypeError("parent_id must be a string")
     session = Session.from_json(data)
-    return replace(session, host=host, decision=None, offline=False)
+    # Its terminal is on its machine: nothing here can focus or type into it.
+    return replace(session, host=host, decision=None, offline=False, terminal=None,
+                   terminal_note=f"runs on {host}: focus it there")
 
 
 def _text(raw: bytes | None) -> str:
