@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import decisions, hooks, idle, latency, load, profile, startup, terminals
+from bench import bus, decisions, hooks, idle, latency, load, profile, startup, terminals
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals")
+SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals", "bus")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ class Sizes:
     other_processes: int = 2000
     discovery_refreshes: int = 20
     focus_samples: int = 200
+    bus_appends: int = 500
+    bus_machines: int = 50
+    bus_sessions: int = 40
+    bus_period: float = 4.0
+    bus_seconds: float = 30.0
 
 
 SMOKE = Sizes(
@@ -54,6 +59,7 @@ SMOKE = Sizes(
     startup_bytes=8 * 2**20, startup_runs=1, load_sessions=10, load_rate=10, load_seconds=3.0,
     idle_sessions=20, idle_clients=2, idle_seconds=3.0, bursts=1, burst_seconds=1.0,
     terminal_agents=5, other_processes=50, discovery_refreshes=3, focus_samples=5,
+    bus_appends=20, bus_machines=2, bus_sessions=5, bus_period=1.0, bus_seconds=3.0,
 )
 
 
@@ -76,6 +82,9 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
                         seconds=sizes.idle_seconds, settle=2.0 if sizes.idle_seconds < 10 else 5.0)
     if name == "bursts":
         return latency.bursts(work, backend, count=sizes.bursts, seconds=sizes.burst_seconds)
+    if name == "bus":
+        return bus.run(work, backend, appends=sizes.bus_appends, machines=sizes.bus_machines,
+                       sessions=sizes.bus_sessions, period=sizes.bus_period, seconds=sizes.bus_seconds)
     if name == "terminals":
         return terminals.run(work, backend, agents=sizes.terminal_agents, others=sizes.other_processes,
                              refreshes=sizes.discovery_refreshes, samples=sizes.focus_samples)

@@ -26,6 +26,9 @@ class Daemon:
     # Claude's root (CLAUDE_CONFIG_DIR); defaults to `workdir/claude`.
     claude_dir: Path | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # More environment (SESSIOND_BUS, SESSIOND_NAME) and arguments (`--no-watch`).
+    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)
     proc: subprocess.Popen[bytes] | None = None
     port: int = 0
     launched_at: float = 0.0
@@ -67,6 +70,7 @@ class Daemon:
             "CURSOR_HOME": str(self.workdir / "cursor"),
             "HOME": str(self.workdir / "home"),
         })
+        env.update(self.extra_env)
         return env
 
     def write_config(self) -> None:
@@ -84,7 +88,7 @@ class Daemon:
         with self.log_path.open("ab") as log:
             self.launched_at = time.monotonic()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sessiond", "run", "--no-notify", "--port", "0"],
+                [sys.executable, "-m", "sessiond", "run", "--no-notify", "--port", "0", *self.extra_args],
                 env=self.env(), stdout=log, stderr=subprocess.STDOUT,
             )
         return self.launched_at

@@ -74,6 +74,27 @@ def rows_for(name: str, r: Any) -> list[Row]:
                     r["p50_ms"], "ms", None),
                 Row("burst → end of turn: max", r["max_ms"], "ms", 20.0,
                     "target: the 1-client p99 (no debounce holds a busy session back)")]
+    if name == "bus":
+        remote, fan = r["remote"], r["fan_in"]
+        rows = []
+        if remote.get("received"):
+            rows.append(Row("bus: a's append → b's SSE client, p99", remote["p99_ms"], "ms", 20.0,
+                            f"p50 {remote['p50_ms']:.1f} ms; {remote['received']}/{remote['appends']} "
+                            f"received, {remote['wrong']} wrong"))
+        else:
+            rows.append(Row("bus: a's append → b's SSE client, p99", None, "ms", 20.0,
+                            f"n/a ({remote.get('note', 'nothing received')})"))
+        if fan.get("received"):
+            label = f"bus fan-in ({fan['machines']} machines × {fan['sessions'] // fan['machines']} sessions"
+            label += f", {fan['per_s']:.0f} transitions/s)"
+            rows += [Row(f"{label}: p99", fan["p99_ms"], "ms", 50.0,
+                         f"p50 {fan['p50_ms']:.1f} ms; {fan['received']}/{fan['transitions']} received"),
+                     Row(f"{label}: CPU", fan["cpu_percent"], "% of a core", 30.0),
+                     Row(f"{label}: RSS", fan["rss_mb"], "MB", None)]
+        else:
+            note = fan.get("note", "nothing received")
+            rows.append(Row("bus fan-in p99", None, "ms", 50.0, f"n/a ({note})"))
+        return rows
     if name == "terminals":
         d, f = r["discovery"], r["focus"]
         found = (f"{d['agents_found']}/{d['agents']} agents found, {d['sessions_matched']} sessions "
