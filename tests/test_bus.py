@@ -71,11 +71,12 @@ async def statuses_until(client: SSEClient, sid: str, last: str, seen: list[SSEE
 
 
 async def test_a_session_on_a_shows_on_b_with_its_host_and_every_transition(
-    pair: tuple[DaemonProcess, DaemonProcess],
+    pair: tuple[DaemonProcess, DaemonProcess], redis: RedisServer,
 ) -> None:
     a, b = pair
     wait_for(lambda: bus_status(a)["status"] == "ok" and bus_status(b)["status"] == "ok")
     assert "***@127.0.0.1" in bus_status(a)["detail"]  # the password is never shown
+    assert redis.password not in a.output() + b.output()
     t = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
     async with SSEClient(f"{b.base_url}/events", token=b.token) as on_b:
         await on_b.next_of("snapshot")
@@ -361,3 +362,20 @@ def test_the_panel_shows_both_machines_with_a_badge_a_filter_and_offline_dimmed(
     assert panel.card(remote.session_id).locator(".host").text_content() == "a (offline)"
     page.screenshot(path=str(tmp_path / "two-machines.png"))
     assert panel.errors == [] and panel.csp_violations() == []
+
+
+def test_tls_to_a_plain_server_is_degraded_with_its_reason_and_local_sessions_go_on(
+    tmp_path: Path, redis: RedisServer,
+) -> None:
+    tls = machine(tmp_path, "t", f"rediss://:{redis.password}@127.0.0.1:{redis.port}")
+    tls.start()
+    try:
+        bus = wait_for(lambda: (c := bus_status(tls))["status"] == "degraded"
+                       and not c["detail"].endswith(": connecting") and c)
+        assert bus["detail"].startswith("rediss://***@127.0.0.1")
+        t = ClaudeTranscript(tls.claude_projects, cwd="/home/u/app")
+        t.write(t.prompt("go"))
+        wait_for(lambda: t.session_id in tls.sessions())
+        assert redis.password not in tls.output()
+    finally:
+        tls.kill()
