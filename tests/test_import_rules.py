@@ -118,3 +118,15 @@ def test_each_rule_catches_a_module_that_breaks_it(
     modules = all_modules()
     modules[module] = path
     assert expected in violations(modules)
+
+
+def test_without_a_bus_redis_is_never_imported() -> None:
+    """`sessiond[bus]` is an extra: the daemon must start without it installed."""
+    import subprocess
+    import sys
+
+    code = ("import sys, sessiond.app, sessiond.server, sessiond.cli.main; "
+            "print('redis' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          check=True)
+    assert done.stdout.strip() == "False"
