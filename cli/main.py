@@ -55,7 +55,8 @@ def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, superv
             # Through the environment, not argv: other users can read a command line.
             os.environ["SESSIOND_BUS"] = config.bus_url
         sys.exit(run_supervised(daemon_command(*options), config.port, host=host,
-                                heartbeat=config.state_dir / HEARTBEAT_NAME))
+                                heartbeat=config.state_dir / HEARTBEAT_NAME,
+                                runtime=config.runtime_file))
     configure(config.log_file)
     try:
         code = Server(config).run()

@@ -67,7 +67,7 @@ class Components:
 
     def health(self) -> dict[str, ComponentHealth]:
         parts = {k: v for k, v in self.tasks.health.items()
-                 if k not in ("loop_lag", "watchdog", "heartbeat") and not k.startswith("bus_")}
+                 if k not in ("loop_lag", "watchdog", "heartbeat", "parent") and not k.startswith("bus_")}
         if self.bus is not None:
             parts["bus"] = self.bus.health()
         parts["notifier"] = self.notifier.health()

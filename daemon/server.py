@@ -22,7 +22,7 @@ from aiohttp import web
 from sessiond import __version__, app, statedir
 from sessiond.config import LOOPBACK_HOSTS, Config
 from sessiond.protocol import RuntimeInfo, utcnow
-from sessiond.service import sdnotify
+from sessiond.service import parent, sdnotify
 from sessiond.service.tasks import HEARTBEAT_NAME, heartbeat_loop, measure_loop_lag
 from sessiond.statedir import DaemonError, StateLock
 from sessiond.store.db import StoreError, no_space
@@ -172,6 +172,10 @@ class Server:
         tasks.spawn("loop_lag", lambda: measure_loop_lag(parts.record_lag))
         tasks.spawn("heartbeat", lambda: heartbeat_loop(config.state_dir / HEARTBEAT_NAME))
         tasks.spawn("terminals", parts.terminals.run)
+        supervisor = parent.supervisor_pid(os.environ)
+        if supervisor is not None:
+            parent.die_with_parent()
+            tasks.spawn("parent", lambda: parent.watch_parent(supervisor, self.stop))
         if parts.bus is not None:
             tasks.spawn("bus_out", parts.bus.send_loop)
             tasks.spawn("bus_in", parts.bus.read_loop)

@@ -74,6 +74,11 @@ class Health(http.server.BaseHTTPRequestHandler):
         pass
 
 server = http.server.HTTPServer(("127.0.0.1", port), Health)
+if os.environ.get("RUNTIME"):  # as the daemon does once it listens
+    with open(os.environ["RUNTIME"], "w") as f:
+        json.dump({"pid": os.getpid(), "port": port}, f)
+    if mode == "stop-at-once":  # hangs right after it listens
+        os.kill(os.getpid(), signal.SIGSTOP)
 try:
     server.serve_forever()
 finally:
@@ -86,8 +91,9 @@ from sessiond.service.supervisor import run_supervised
 from pathlib import Path
 spec = json.loads(sys.argv[1])
 options = spec["options"]
-if "heartbeat" in options:
-    options["heartbeat"] = Path(options["heartbeat"])
+for key in ("heartbeat", "runtime"):
+    if key in options:
+        options[key] = Path(options[key])
 sys.exit(run_supervised(spec["child"], spec["port"], **options))
 """
 
@@ -190,12 +196,14 @@ def supervise(tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
             "port": port,
             "options": FAST | options,
         }
+        env = dict(os.environ, RUNTIME=options["runtime"]) if "runtime" in options else None
         with log.open("wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-c", SUPERVISE, json.dumps(spec)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                env=env,
             )
         handle = Supervised(proc, port, log, marker)
         started.append(handle)
@@ -322,3 +330,48 @@ def test_daemon_command() -> None:
     assert daemon_command("--port", "7331", "--no-notify") == [
         sys.executable, "-m", "sessiond", "run", "--port", "7331", "--no-notify",
     ]
+
+
+def test_a_child_that_hangs_right_after_it_listens_is_replaced_by_the_missed_checks_rule(
+    supervise: Callable[..., Supervised], tmp_path: Path,
+) -> None:
+    """It never answered /health, but its runtime file says it listens: two missed checks
+    replace it (before, only the 60 s start timeout did)."""
+    runtime = tmp_path / "runtime.json"
+    sup = supervise("stop-at-once", runtime=str(runtime), start_timeout=600.0)
+    first = wait_until(lambda: runtime.exists() and json.loads(runtime.read_text())["pid"], what="listening")
+    sup.seen.add(first)
+    wait_until(lambda: "stopped answering /health; killing it" in sup.output(), what="the hung child killed")
+    assert "did not answer /health within" not in sup.output()
+    wait_until(lambda: not alive(first), what="the hung child gone")
+
+
+def test_the_daemon_exits_when_its_supervisor_is_killed(tmp_path: Path) -> None:
+    """The real daemon under `run --supervise`: the parent killed with SIGKILL, the child
+    exits on its own (no orphan holding the port), and a second supervisor starts."""
+    from tests.daemon_proc import make_daemon
+
+    daemon = make_daemon(tmp_path / "d")
+    port = _free_port()
+    env = daemon.env
+
+    def supervised() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "sessiond", "run", "--supervise", "--port", str(port),
+                                 "--no-notify"], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    parent = supervised()
+    try:
+        child = wait_until(lambda: health_pid(port), what="the supervised daemon answering")
+        parent.kill()
+        parent.wait(10)
+        wait_until(lambda: not alive(child), what="the orphaned daemon exiting")
+        again = supervised()
+        try:
+            assert wait_until(lambda: health_pid(port), what="a second supervisor's daemon") != child
+        finally:
+            again.terminate()
+            again.wait(30)
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -15,6 +15,7 @@ through the parent, instead of twice.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import select
 import signal
@@ -31,6 +32,7 @@ from types import FrameType
 from typing import Any, Literal
 
 import structlog
+from sessiond.service.parent import SUPERVISOR_PID_ENV
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +107,9 @@ class Supervisor:
     # The file the daemon's event loop touches every second (see tasks.heartbeat_loop):
     # a child that does not answer /health but whose loop still beats is busy, not hung.
     heartbeat: Path | None = None
+    # The daemon's runtime.json, written once it listens: from then on a child that does
+    # not answer is hung after `unhealthy_after` checks, not only after `start_timeout`.
+    runtime: Path | None = None
 
     _child: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _stop_signal: int | None = field(default=None, init=False, repr=False)
@@ -183,6 +188,8 @@ class Supervisor:
         env = dict(os.environ if self.env is None else self.env)
         for name in _PARENT_ONLY_ENV:
             env.pop(name, None)
+        # The child watches this pid: when the supervisor dies (even kill -9), it exits too.
+        env[SUPERVISOR_PID_ENV] = str(os.getpid())
         child = subprocess.Popen(
             list(self.child_args), env=env, stdin=subprocess.DEVNULL, process_group=0
         )
@@ -233,6 +240,8 @@ class Supervisor:
                         log.info("the daemon is answering /health", pid=child.pid)
                     answered, misses = True, 0
                 elif child.poll() is None and self._stop_signal is None:
+                    if not answered and listening(self.runtime, child.pid):
+                        answered = True  # it said it listens: the missed-checks rule applies
                     if answered and beating(self.heartbeat, within=self.check_every + 2.0):
                         log.info("the daemon is busy (its loop beats, /health is slow); waiting",
                                  pid=child.pid)
@@ -305,6 +314,16 @@ class Supervisor:
                 self._sleep_until(deadline)
 
 
+def listening(runtime: Path | None, pid: int) -> bool:
+    """Has the child written its runtime.json (it does once it listens)?"""
+    if runtime is None:
+        return False
+    try:
+        return bool(json.loads(runtime.read_text("utf-8")).get("pid") == pid)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def beating(heartbeat: Path | None, *, within: float) -> bool:
     """Did the daemon's event loop touch its heartbeat file within the last `within` s?"""
     if heartbeat is None:
@@ -320,6 +339,7 @@ def run_supervised(
     port: int,
     *,
     heartbeat: Path | None = None,
+    runtime: Path | None = None,
     check_every: float = 3.0,
     health_timeout: float = 2.0,
     start_timeout: float = 60.0,
@@ -351,4 +371,5 @@ def run_supervised(
         stop_timeout=stop_timeout,
         env=env,
         heartbeat=heartbeat,
+        runtime=runtime,
     ).run()
