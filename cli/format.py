@@ -8,7 +8,7 @@ the screen or reorder what it shows (bidirectional overrides).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sessiond.protocol import Health, Session, bound
 
@@ -37,7 +37,19 @@ def ago(since: datetime, now: datetime) -> str:
     return f"{seconds // 86400}d"
 
 
-def render_status(health: Health, sessions: list[Session], *, now: datetime) -> str:
+# Sessions quiet for longer are hidden unless `--all`.
+HIDE_AFTER = timedelta(days=1)
+
+
+def _hidden(session: Session, now: datetime) -> bool:
+    return session.status in ("idle", "ended") and now - session.last_activity > HIDE_AFTER
+
+
+def render_status(health: Health, sessions: list[Session], *, now: datetime, width: int | None = None,
+                  show_all: bool = False) -> str:
+    """The status table; `width`: the terminal's columns (rows are cut to fit, the branch
+    before the title); sessions idle for over a day are counted, not listed, unless
+    `show_all`."""
     lines = [
         f"sessiond {health.version} (pid {health.pid}): {health.status}, "
         f"{health.sessions} sessions, {health.clients} clients"
@@ -47,8 +59,13 @@ def render_status(health: Health, sessions: list[Session], *, now: datetime) -> 
             lines.append(f"  {terminal_text(name)}: {terminal_text(component.status)} "
                          f"({terminal_text(component.detail)})")
     top = [s for s in sessions if s.parent_id is None]
+    hidden = 0 if show_all else sum(1 for s in top if _hidden(s, now))
+    if not show_all:
+        top = [s for s in top if not _hidden(s, now)]
     if not top:
-        lines.append("No agent sessions found yet.")
+        lines.append("No agent sessions found yet." if not hidden else "No session active within a day.")
+        if hidden:
+            lines.append(f"{hidden} quiet for over a day (--all shows them).")
         return "\n".join(lines)
     # Several machines on the board (a bus): which one each session runs on.
     hosts = len({s.host for s in top}) > 1
@@ -63,7 +80,19 @@ def render_status(health: Health, sessions: list[Session], *, now: datetime) -> 
                      terminal_text(s.project) or "?", terminal_text(s.branch), terminal_text(detail)[:60]))
     columns = len(rows[0]) - 1
     widths = [max(len(r[i]) for r in rows) for i in range(columns)]
+    branch = columns - 1
+    if width is not None:
+        # Too wide: the branch gives way first (down to 8), then the title is cut.
+        over = sum(widths) + 2 * columns + len(rows[0][columns]) - width
+        if over > 0:
+            widths[branch] = max(8, widths[branch] - over)
     for r in rows:
-        cells = "  ".join(c.ljust(w) for c, w in zip(r[:columns], widths, strict=True))
-        lines.append(f"{cells}  {r[columns]}")
+        cells = [c if len(c) <= w else c[: max(0, w - 1)] + "…"
+                 for c, w in zip(r[:columns], widths, strict=True)]
+        line = "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + r[columns]
+        if width is not None and len(line) > width:
+            line = line[: max(0, width - 1)] + "…"
+        lines.append(line)
+    if hidden:
+        lines.append(f"{hidden} more quiet for over a day (--all shows them).")
     return "\n".join(lines)

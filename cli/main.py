@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from sessiond import __version__
@@ -67,7 +69,9 @@ def run(port: int | None, host: str, allow_remote: bool, no_notify: bool, superv
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print health and sessions as JSON.")
-def status(as_json: bool) -> None:
+@click.option("--all", "show_all", is_flag=True, help="Also list sessions quiet for over a day.")
+@click.option("--watch", is_flag=True, help="Keep the table up to date from the event stream (Ctrl-C stops).")
+def status(as_json: bool, show_all: bool, watch: bool) -> None:
     """Daemon health and the sessions, newest first."""
     from sessiond.client import DaemonUnavailable, find_daemon, get_health, get_sessions
 
@@ -81,9 +85,40 @@ def status(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"health": health.to_json(),
                                "sessions": [s.to_json() for s in sessions]}, indent=2))
+    elif watch:
+        watch_status(endpoint, health, show_all)
     else:
-        click.echo(render_status(health, sessions, now=datetime.now(UTC)))
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        click.echo(render_status(health, sessions, now=datetime.now(UTC), width=width, show_all=show_all))
     sys.exit(0 if health.status == "ok" else 1)
+
+
+def watch_status(endpoint: Any, health: Any, show_all: bool) -> None:
+    """Redraw the table on every event of the stream (no polling) until Ctrl-C."""
+    from sessiond.client import DaemonUnavailable, follow_events
+    from sessiond.protocol import Session
+
+    board: dict[str, Session] = {}
+    try:
+        for kind, data in follow_events(endpoint):
+            if kind == "snapshot" and isinstance(data, dict):
+                board = {s["id"]: Session.from_json(s) for s in data.get("sessions", [])}
+            elif kind == "session" and isinstance(data, dict):
+                board[data["id"]] = Session.from_json(data)
+            elif kind == "transition" and isinstance(data, dict):
+                board[data["session_id"]] = Session.from_json(data["session"])
+            elif kind == "removed" and isinstance(data, dict):
+                board.pop(str(data.get("session_id")), None)
+            else:
+                continue
+            table = render_status(health, list(board.values()), now=datetime.now(UTC),
+                                  width=shutil.get_terminal_size().columns, show_all=show_all)
+            click.echo("\x1b[H\x1b[2J" + table, nl=True)  # home, clear, draw
+    except KeyboardInterrupt:
+        return
+    except DaemonUnavailable as exc:
+        fail(str(exc), code=3)
+    fail("The daemon closed the event stream (it stopped).", code=3)
 
 
 @main.command()

@@ -66,8 +66,9 @@ class Components:
         self.loop_lag_ms = lag_ms
 
     def health(self) -> dict[str, ComponentHealth]:
+        internal = ("loop_lag", "watchdog", "heartbeat", "parent", "describe_old")
         parts = {k: v for k, v in self.tasks.health.items()
-                 if k not in ("loop_lag", "watchdog", "heartbeat", "parent") and not k.startswith("bus_")}
+                 if k not in internal and not k.startswith("bus_")}
         if self.bus is not None:
             parts["bus"] = self.bus.health()
         parts["notifier"] = self.notifier.health()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,3 +84,39 @@ def get_sessions(endpoint: Endpoint) -> list[Session]:
         raise DaemonUnavailable(f"The daemon on port {endpoint.port} answered /api/sessions with {status}.")
     return [Session.from_json(s) for s in body.get("sessions", [])]
 
+
+
+def follow_events(endpoint: Endpoint) -> Iterator[tuple[str, Any]]:
+    """The daemon's event stream, as (event, data) pairs, until it closes (blocking)."""
+    conn = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=None)
+    headers = {"Host": f"127.0.0.1:{endpoint.port}", "Accept": "text/event-stream"}
+    if endpoint.token:
+        headers["Authorization"] = f"Bearer {endpoint.token}"
+    try:
+        conn.request("GET", "/events", headers=headers)
+        response = conn.getresponse()
+        if response.status != 200:
+            raise DaemonUnavailable(f"The daemon on port {endpoint.port} answered /events with "
+                                    f"{response.status}.")
+        kind, data = "message", []
+        while True:
+            line = response.readline()
+            if not line:
+                return
+            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            if text.startswith("event:"):
+                kind = text[6:].strip()
+            elif text.startswith("data:"):
+                data.append(text[5:].strip())
+            elif not text and data:
+                try:
+                    yield kind, json.loads("\n".join(data))
+                except ValueError:
+                    pass  # not JSON: nothing a table can show
+                kind, data = "message", []
+    except OSError as exc:
+        raise DaemonUnavailable(
+            f"No sessiond answers on 127.0.0.1:{endpoint.port} ({exc.strerror or exc})."
+        ) from exc
+    finally:
+        conn.close()

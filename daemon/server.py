@@ -23,7 +23,7 @@ from sessiond import __version__, app, statedir
 from sessiond.config import LOOPBACK_HOSTS, Config
 from sessiond.protocol import RuntimeInfo, utcnow
 from sessiond.service import parent, sdnotify
-from sessiond.service.tasks import HEARTBEAT_NAME, heartbeat_loop, measure_loop_lag
+from sessiond.service.tasks import HEARTBEAT_NAME, describe_old_sessions, heartbeat_loop, measure_loop_lag
 from sessiond.statedir import DaemonError, StateLock
 from sessiond.store.db import StoreError, no_space
 from sessiond.watch.target import WatchStatus
@@ -172,6 +172,7 @@ class Server:
         tasks.spawn("loop_lag", lambda: measure_loop_lag(parts.record_lag))
         tasks.spawn("heartbeat", lambda: heartbeat_loop(config.state_dir / HEARTBEAT_NAME))
         tasks.spawn("terminals", parts.terminals.run)
+        tasks.spawn("describe_old", lambda: describe_old_sessions(engine))
         supervisor = parent.supervisor_pid(os.environ)
         if supervisor is not None:
             parent.die_with_parent()

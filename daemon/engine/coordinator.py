@@ -29,7 +29,14 @@ from sessiond.protocol import JSONDict, Session, utcnow
 from sessiond.read.jsonl import decode_line
 from sessiond.read.reader import ReadStats
 from sessiond.read.tailer import NotAFile, Tailer
-from sessiond.sources.base import AgentSource, Classification, Thresholds, classify
+from sessiond.sources.base import (
+    AgentSource,
+    Classification,
+    SessionMeta,
+    Thresholds,
+    classify,
+    project_name,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +110,36 @@ class Engine:
                         self.keeper.remove(sid, session.agent)
         finally:
             self.keeper.replaying = False
+
+    def undescribed_cold(self) -> list[TrackedFile]:
+        """Old files left unread at start whose sessions show no project or title yet."""
+        found = []
+        for tracked in self.files.values():
+            entry = self.table.get(tracked.session_id)
+            if tracked.state is None and entry is not None and entry.cold is not None \
+                    and not entry.cold.project and not entry.cold.title:
+                found.append(tracked)
+        return found
+
+    def read_head(self, tracked: TrackedFile) -> SessionMeta | None:
+        """Blocking (run it in a thread): the head of an old file, for its project and title."""
+        try:
+            return self._feeder.meta_from_head(tracked)
+        except OSError:
+            return None  # gone or unreadable since: it stays as it is shown
+
+    def describe(self, tracked: TrackedFile, meta: SessionMeta) -> None:
+        """An old session's project, branch and title, from its head. Not an event: the
+        session did not change (clients see it in /api and the next snapshot)."""
+        entry = self.table.get(tracked.session_id)
+        if entry is None or entry.cold is None or tracked.state is not None:
+            return
+        described = entry.cold.with_changes(
+            cwd=meta.cwd, project=meta.project or project_name(meta.cwd), branch=meta.branch,
+            title=meta.title)
+        if entry.shown is entry.cold:
+            entry.shown = described
+        entry.cold = described
 
     def check_roots(self) -> list[Root]:
         """Pick up roots created since start; returns the ones that just appeared."""

@@ -16,7 +16,7 @@ from sessiond.engine.files import TrackedFile
 from sessiond.logs import WarnOnce
 from sessiond.read.reader import DocumentError, Lines, ReadStats, TranscriptReader, read_document
 from sessiond.read.tailer import Tailer, is_permission_error
-from sessiond.sources.base import TranscriptState
+from sessiond.sources.base import SessionMeta, TranscriptState
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +35,9 @@ class FileFeeder:
         """An old file: left unread, followed from its end if it ever grows."""
         tracked.tailer = Tailer(tracked.path, offset=st.st_size, inode=st.st_ino, line_no=None)
         tracked.size, tracked.mtime = st.st_size, st.st_mtime
+
+    def meta_from_head(self, tracked: TrackedFile) -> SessionMeta:
+        return self._reader.meta_from_head(tracked.path, tracked.source, tracked.info)
 
     def load(self, tracked: TrackedFile, now: datetime) -> None:
         """Classify a file from its head and tail, then follow it from its end.

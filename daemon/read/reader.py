@@ -19,7 +19,7 @@ from sessiond.logs import WarnOnce
 from sessiond.protocol import JSONDict
 from sessiond.read.jsonl import decode_line, too_many_containers
 from sessiond.read.tailer import Tail, Tailer, open_regular, read_tail
-from sessiond.sources.base import AgentSource, FileInfo, TranscriptState
+from sessiond.sources.base import AgentSource, FileInfo, SessionMeta, TranscriptState
 
 # Start-up reads a file's head for its title and metadata: this much, and up to
 # HEAD_BYTES only when that held no title yet (a first prompt can be long)...
@@ -124,6 +124,15 @@ class TranscriptReader:
     ) -> None:
         for record, line_no, at in self.decode(path, source, lines, fallback, now):
             state.feed(record, line_no, at)
+
+    def meta_from_head(self, path: Path, source: AgentSource, info: FileInfo) -> SessionMeta:
+        """What the head of a file says of its session (project, branch, title), without
+        reading the rest: for old files left unread at start-up."""
+        fallback = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        state = source.new_state(info)
+        self.feed(path, source, state, [(None, line) for line in head_lines(path, HEAD_FIRST)], fallback,
+                  fallback)
+        return state.meta
 
     def from_tail(
         self, path: Path, source: AgentSource, info: FileInfo, now: datetime, *, end: int | None = None,

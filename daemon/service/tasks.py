@@ -12,8 +12,14 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
+
+if TYPE_CHECKING:
+    from sessiond.engine.coordinator import Engine
+    from sessiond.engine.files import TrackedFile
+    from sessiond.sources.base import SessionMeta
 from sessiond.protocol import ComponentHealth
 
 log = structlog.get_logger(__name__)
@@ -85,6 +91,22 @@ async def measure_loop_lag(record: Callable[[float], None], every: float = 1.0) 
 
 
 HEARTBEAT_NAME = "heartbeat"
+
+
+async def describe_old_sessions(engine: Engine, batch: int = 50) -> None:
+    """Once, after start: the project and title of the sessions too old to read at start,
+    from the head of each file, a batch at a time in a worker thread (start-up stays fast)."""
+    todo = engine.undescribed_cold()
+    for start in range(0, len(todo), batch):
+        chunk = todo[start : start + batch]
+        heads = await asyncio.to_thread(_read_heads, engine, chunk)
+        for tracked, meta in zip(chunk, heads, strict=True):
+            if meta is not None:
+                engine.describe(tracked, meta)
+
+
+def _read_heads(engine: Engine, files: list[TrackedFile]) -> list[SessionMeta | None]:
+    return [engine.read_head(tracked) for tracked in files]
 
 
 async def heartbeat_loop(path: Path, every: float = 1.0) -> None:
