@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import bus, decisions, hooks, idle, latency, load, profile, startup, terminals
+from bench import accuracy, bus, decisions, hooks, idle, latency, load, profile, startup, terminals
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals", "bus")
+SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals", "bus",
+             "accuracy")
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
                         seconds=sizes.idle_seconds, settle=2.0 if sizes.idle_seconds < 10 else 5.0)
     if name == "bursts":
         return latency.bursts(work, backend, count=sizes.bursts, seconds=sizes.burst_seconds)
+    if name == "accuracy":
+        return accuracy.run()  # the whole corpus, smoke or not: it takes about a second
     if name == "bus":
         return bus.run(work, backend, appends=sizes.bus_appends, machines=sizes.bus_machines,
                        sessions=sizes.bus_sessions, period=sizes.bus_period, seconds=sizes.bus_seconds)

@@ -74,6 +74,24 @@ def rows_for(name: str, r: Any) -> list[Row]:
                     r["p50_ms"], "ms", None),
                 Row("burst → end of turn: max", r["max_ms"], "ms", 20.0,
                     "target: the 1-client p99 (no debounce holds a busy session back)")]
+    if name == "accuracy":
+        if not r.get("files"):
+            return [Row("accuracy", None, "", None, f"n/a ({r.get('note')})")]
+        rows = []
+        for version, s in r["by_version"].items():
+            label = f"accuracy, Claude {version} ({s['moments']} moments)"
+            approval, waiting = s["waiting_for_approval"], s["waiting_for_input"]
+            rows.append(Row(f"{label}: false alarms", s["false_alarm_rate"] * 100 if s["working"] else None,
+                            "% of working", 1.0 if version == "all" else None,
+                            f"{s['false_end_of_turn']} false ends of turn, {s['false_approval']} false "
+                            f"approvals of {s['working']} working moments"))
+            for name, part in (("approval", approval), ("input", waiting)):
+                if part["labelled"]:
+                    rows.append(Row(f"{label}: {name} recall", part["recall"] * 100, "%", None,
+                                    f"precision {_pct(part['precision'])}; time to know p50 "
+                                    f"{_secs(part['know_p50_s'])}, p90 {_secs(part['know_p90_s'])}; "
+                                    f"{part['labelled']} labelled"))
+        return rows
     if name == "bus":
         remote, fan = r["remote"], r["fan_in"]
         rows = []
@@ -110,6 +128,14 @@ def rows_for(name: str, r: Any) -> list[Row]:
                             f"n/a ({f.get('note', 'no sample')})"))
         return rows
     raise ValueError(name)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.0f} %"
+
+
+def _secs(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2g} s"
 
 
 def _losses(one: dict[str, Any]) -> str:

@@ -95,4 +95,7 @@ def render_status(health: Health, sessions: list[Session], *, now: datetime, wid
         lines.append(line)
     if hidden:
         lines.append(f"{hidden} more quiet for over a day (--all shows them).")
+    if any("(likely: no hooks)" in s.reason for s in top):
+        lines.append("Approval waits marked 'likely' are guessed from the transcript; "
+                     "`sessiond hooks install` makes them exact.")
     return "\n".join(lines)

@@ -72,7 +72,8 @@ END_STATES: list[tuple[str, Status, str, str | None]] = [
     # L6 tool_use "Task" {"description":"Explore session/checkpoint creation"} (2.1.4: no progress)
     ("4c-02af2759b6", "working", "line 6: a subagent is running", "Task"),
     # L223 "permissionMode":"acceptEdits"; L230 Bash "git add … && git commit", no bash_progress
-    ("4c-70d9b5734c", "waiting_for_approval", "line 230: Bash pending 10 s, no progress", "Bash"),
+    ("4c-70d9b5734c", "waiting_for_approval",
+     "line 230: Bash pending 10 s, no progress (likely: no hooks)", "Bash"),
     # L108 acceptEdits "commit"; L117 Bash "git add cmd/entire/cli/setup_test.go && git commit …"
     ("60-fd31fcf44f", "waiting_for_approval", "line 117: Bash pending", "Bash"),
     # L130 Task "superpowers:code-reviewer", L132–158 agent_progress with parentToolUseID = its id

@@ -196,8 +196,10 @@ export class Detail {
     // Allow / Deny belong to a permission prompt; a finished turn gets the Reply box.
     this.actions.hidden = !answerable && s.status !== "waiting_for_approval";
     if (!answerable && !this.status.dataset.answered) {
+      const guessed = (s.reason || "").includes("(likely: no hooks)")
+        ? " This wait is guessed from the transcript: `sessiond hooks install` makes it exact." : "";
       this.status.textContent = s.status === "waiting_for_approval"
-        ? "This request can only be answered in its terminal (no hook holds it, and sessiond cannot type into it)."
+        ? "This request can only be answered in its terminal (no hook holds it, and sessiond cannot type into it)." + guessed
         : this.replyBox.hidden ? "Nothing waits for an answer here." : "";
     }
   }

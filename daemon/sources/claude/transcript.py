@@ -39,6 +39,7 @@ from sessiond.sources.base import (
     line_ref,
     project_name,
 )
+from sessiond.sources.claude.wording import Intent, intent
 from sessiond.sources.plugin import agent_root, parse_version
 
 # Metadata lines that carry no turn state (§1.2: they often trail the real last event).
@@ -69,6 +70,16 @@ SLOW_TOOL_FACTOR = 4
 # How long a null-stop_reason text may stand alone in a file whose turns end with a
 # Stop-hook line before it counts as the end of the turn anyway (see `_settle`).
 MARKED_SETTLE = timedelta(seconds=60)
+# How long a text that introduces a tool call ("Now let me write the tests:") may stand
+# alone before it counts as the end of the turn anyway, and how soon one that hands the
+# turn over ("Shall I open the pull request?") does (see `wording.intent`).
+PREAMBLE_SETTLE = timedelta(seconds=90)
+# An edit whose message is known complete and still has no result after this is
+# waiting for approval; calls of a message that may still be streaming wait this many
+# times longer than `approval_after`.
+QUICK_APPROVAL = timedelta(seconds=1.5)
+STREAMING_FACTOR = 3
+CONCLUSION_SETTLE = timedelta(seconds=3)
 _PROGRESS_VERSIONS = ((2, 1, 12), (2, 1, 82))  # [first, last+1) with bash_progress (§1.4)
 # progress `data.type`s that prove a tool is executing (keyed by parentToolUseID).
 _EVIDENCE = frozenset(
@@ -127,6 +138,8 @@ class _Event:
     line_no: int | None
     at: datetime
     detail: str = ""  # command name, stop_reason, hook name...
+    # For a text: what its last words say of the turn (`wording.intent`).
+    intent: Intent = "neutral"
 
 
 @dataclass(slots=True)
@@ -146,6 +159,9 @@ class _Tool:
     progress_at: datetime | None = None
     # The full input (bounded: protocol.tool_input), for the panel's detail view.
     input: JSONDict | None = None
+    # Its message is known to be complete (a non-null stop_reason, its PreToolUse hook):
+    # no more calls are streaming into it, so it can be on screen as a prompt.
+    complete: bool = False
 
 
 class ClaudeSource:
@@ -408,10 +424,13 @@ class ClaudeState:
         self._set("local_output", line_no, at)
 
     def _resolve(self, tool_id: str, at: datetime) -> None:
-        if self._pending.pop(tool_id, None) is None:
+        done = self._pending.pop(tool_id, None)
+        if done is None:
             return
         for tool in self._pending.values():  # the next tool in line starts now
             tool.start = max(tool.start, at)
+            if tool.message_id == done.message_id:
+                tool.complete = True  # a call ran: its whole message had arrived
 
     def _assistant(self, record: JSONDict, line_no: int | None, at: datetime) -> None:
         message = _dict(record.get("message"))
@@ -429,6 +448,7 @@ class ClaudeState:
         content = message.get("content")
         blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
         last: Kind | None = None
+        said_last = ""
         for block in blocks:
             btype = block.get("type") if isinstance(block, dict) else None
             if btype == "tool_use":
@@ -441,8 +461,15 @@ class ClaudeState:
                 said = block.get("text")
                 if isinstance(said, str) and said.strip():
                     self._meta.last_reply = clip(said, MAX_EXCERPT)
+                    said_last = said
+        if stop_reason and mid:
+            for tool in self._pending.values():
+                if tool.message_id == mid:
+                    tool.complete = True
         if last is not None:
             self._set(last, line_no, at, stop_reason)
+            if last == "text" and self._event is not None:
+                self._event.intent = intent(said_last)
 
     def _add_tool(self, block: JSONDict, mid: str, line_no: int | None, at: datetime) -> None:
         tool_id = str(block.get("id") or f"line-{line_no}")
@@ -497,6 +524,10 @@ class ClaudeState:
                 # PreToolUse runs before the permission check, so it is no proof of
                 # execution (subagent L73–76: hook at +0 s, result at +25 s).
                 tool.start = max(tool.start, at)
+                # ...but it runs only once the whole message has streamed.
+                for other in self._pending.values():
+                    if other.message_id == tool.message_id:
+                        other.complete = True
             elif hook in ("PostToolUse", "PostToolUseFailure") and tool is not None:
                 tool.progress_at = at
         elif isinstance(dtype, str) and dtype in _EVIDENCE:
@@ -542,6 +573,13 @@ class ClaudeState:
         return Verdict("working", f"{ref}: {_WORKING.get(ev.kind, 'working')}", ev.at)
 
     def _settle(self, ev: _Event, limits: Thresholds) -> timedelta:
+        if ev.kind == "text" and ev.intent == "preamble":
+            # "Now let me write the tests:" is followed by the call once its input has
+            # streamed, which can take a long while (a big Write): not an end of turn.
+            return max(limits.settle_after, PREAMBLE_SETTLE)
+        if ev.kind == "text" and ev.intent == "conclusion" and not self._sidechain:
+            # "Shall I open the pull request?" hands the turn over: it settles sooner.
+            return min(limits.settle_after, CONCLUSION_SETTLE)
         if ev.kind == "text" and (self._stop_marked or self._sidechain):
             # Narration before a tool call can sit alone for many seconds while the
             # tool input streams (ec-38b74f08e3 L11→L13: 18.7 s), but when Stop hooks
@@ -579,10 +617,11 @@ class ClaudeState:
                 continue
             if not limits.infer_approval:  # hooks report approvals exactly
                 return Verdict("working", f"{ref}: {tool.name} pending", tool.at, pt)
-            due = tool.start + self._approval_wait(tool.name, limits)
+            due = tool.start + self._approval_wait(tool, limits)
             if now >= due:
                 waited = duration_text(now - tool.at)
-                reason = f"{ref}: {tool.name} pending {waited}, no progress"
+                # A guess from silence: hooks would say it exactly (`sessiond hooks install`).
+                reason = f"{ref}: {tool.name} pending {waited}, no progress (likely: no hooks)"
                 return Verdict("waiting_for_approval", reason, due, pt)
             return Verdict("working", f"{ref}: {tool.name} started", tool.at, pt, recheck_at=due)
         first = tools[0]
@@ -598,7 +637,17 @@ class ClaudeState:
             return self._mode != "acceptEdits"
         return name in _PROMPTING or name.startswith("mcp__")
 
-    def _approval_wait(self, name: str, limits: Thresholds) -> timedelta:
+    def _approval_wait(self, tool: _Tool, limits: Thresholds) -> timedelta:
+        name = tool.name
+        if name in _EDITS and tool.complete:
+            # The message is complete and an edit runs in milliseconds: still pending
+            # after a moment, it waits for the user.
+            return min(limits.approval_after, QUICK_APPROVAL)
+        siblings = sum(1 for t in self._pending.values() if t.message_id == tool.message_id)
+        if not tool.complete and siblings > 1:
+            # Several calls in one message still streaming: none runs, and no prompt
+            # shows, until the whole message is there (a big Write can take many seconds).
+            return limits.approval_after * STREAMING_FACTOR
         if name not in _SLOW and not name.startswith("mcp__"):
             return limits.approval_after  # Edit/Write/ExitPlanMode finish in milliseconds
         if name in _PROGRESS_BASH and self._reports_bash_progress():
