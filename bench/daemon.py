@@ -56,7 +56,8 @@ class Daemon:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("SESSIOND_", "CLAUDE_", "CODEX_", "GEMINI_", "CURSOR_"))}
+               if not k.startswith(("SESSIOND_", "CLAUDE_", "CODEX_", "GEMINI_", "CURSOR_", "COPILOT_"))
+               and k not in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")}
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
         env.pop("NOTIFY_SOCKET", None)
         # Cache bytecode as an installed package would have it (start-up is measured).
@@ -68,6 +69,7 @@ class Daemon:
             "CODEX_HOME": str(self.workdir / "codex"),
             "GEMINI_CLI_HOME": str(self.workdir / "gemini-home"),
             "CURSOR_HOME": str(self.workdir / "cursor"),
+            "COPILOT_HOME": str(self.workdir / "copilot"),
             "HOME": str(self.workdir / "home"),
         })
         env.update(self.extra_env)

@@ -202,7 +202,8 @@ def make_daemon(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SESSIOND_", "CLAUDE_", "CODEX_", "GEMINI_", "CURSOR_"))
+        if not k.startswith(("SESSIOND_", "CLAUDE_", "CODEX_", "GEMINI_", "CURSOR_", "COPILOT_"))
+        and k not in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")
     }
     env.update(
         {
@@ -212,6 +213,7 @@ def make_daemon(
             "CODEX_HOME": str(root / "codex"),
             "GEMINI_CLI_HOME": str(root / "gemini-home"),
             "CURSOR_HOME": str(root / "cursor"),
+            "COPILOT_HOME": str(root / "copilot"),
             "HOME": str(root / "home"),
             "PYTHONUNBUFFERED": "1",
         }

@@ -183,7 +183,7 @@ def test_cursor_events_and_claude_route() -> None:
 
 def test_unusable_payloads_and_labels() -> None:
     assert parse_hook("claude", {"hook_event_name": "Stop"}, T0) is None  # no session
-    assert parse_hook("copilot", claude("Stop"), T0) is None
+    assert parse_hook("aider", claude("Stop"), T0) is None  # an agent sessiond does not know
     assert parse_hook("claude", {"session_id": 7, "hook_event_name": "Stop"}, T0) is None
     # Ids have one limit everywhere (protocol.MAX_ID): longer ones name no real session.
     assert parse_hook("claude", {**claude("Stop"), "session_id": "x" * (MAX_ID + 1)}, T0) is None

@@ -15,11 +15,12 @@ export const OLDER_PAGE = 100;
 // What a card shows: a session from /api that differs in one of these needs a new render.
 // (Wider than the daemon's `rules.shown_fields`, which decides what is worth an event:
 // a card also shows `reason` and the time in its status.)
-export const CARD_FIELDS = ["status", "status_since", "parent_id", "project", "branch", "title", "pending_tool", "reason", "agent"];
+export const CARD_FIELDS = ["status", "status_since", "parent_id", "project", "branch", "title", "pending_tool", "reason",
+  "agent", "terminal", "host", "offline"];
 
 // The agents' names as people see them (sources/<agent>/__init__.py `display_name`;
 // tests/test_agent_plugins.py checks that they agree).
-export const AGENT_NAMES = { claude: "Claude", codex: "Codex", gemini: "Gemini", cursor: "Cursor" };
+export const AGENT_NAMES = { claude: "Claude", codex: "Codex", gemini: "Gemini", cursor: "Cursor", copilot: "Copilot" };
 export const STATUS_WORDS = {
   waiting_for_approval: "needs approval",
   waiting_for_input: "waiting for input",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 TIMEOUT_S = 2.0
 MAX_PAYLOAD = 1024 * 1024
-AGENTS = ("claude", "codex", "gemini", "cursor")
+AGENTS = ("claude", "codex", "gemini", "cursor", "copilot")
 
 
 def main(argv: list[str] | None = None) -> int:

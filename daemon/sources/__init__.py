@@ -16,11 +16,12 @@ def plugins() -> dict[str, AgentPlugin]:
     # and the CLI import parts of it), and a broken agent module fails where it is used.
     from sessiond.sources.claude import PLUGIN as CLAUDE
     from sessiond.sources.codex import PLUGIN as CODEX
+    from sessiond.sources.copilot import PLUGIN as COPILOT
     from sessiond.sources.cursor import PLUGIN as CURSOR
     from sessiond.sources.gemini import PLUGIN as GEMINI
 
     # Claude first: `inspect` tries formats in this order, and Claude's is the most common.
-    found = [CLAUDE, CODEX, GEMINI, CURSOR]
+    found = [CLAUDE, CODEX, GEMINI, CURSOR, COPILOT]
     return {p.agent: p for p in found}
 
 
