@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import click
-from sessiond.cli.settings import load_config
+from sessiond.cli.settings import last_hook_failure, load_config
 from sessiond.config import default_state_dir
 from sessiond.hooks import forward as hook_forward
 from sessiond.hooks import install as hook_install
@@ -132,12 +132,14 @@ def status(agent: HookAgent | None, as_json: bool) -> None:
     setup = _setup(agent, create_token=False)
     heard, running = _heard()
     report = {name: hook_install.status(name, setup) for name in _agents(agent)}
+    failure = last_hook_failure(load_config().state_dir)
     if as_json:
         agents = {
             name: {"files": [_file_json(f) for f in files], "last_heard": heard.get(name)}
             for name, files in report.items()
         }
-        click.echo(json.dumps({"daemon_running": running, "agents": agents}, indent=2))
+        click.echo(json.dumps({"daemon_running": running, "agents": agents, "last_failure": failure},
+                              indent=2))
         return
     now = datetime.now(UTC)
     for name, files in report.items():
@@ -155,6 +157,8 @@ def status(agent: HookAgent | None, as_json: bool) -> None:
             click.echo("  daemon: has not heard from its hooks since it started")
         else:
             click.echo(f"  daemon: last heard from its hooks {duration_text(now - last, hours=True)} ago")
+    if failure is not None:
+        click.echo(f"Last hook that did not get through: {failure}")
 
 
 def _file_json(f: FileStatus) -> dict[str, object]:
@@ -235,6 +239,8 @@ def _claude_version(env: Mapping[str, str]) -> tuple[int, ...] | None:
         done = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
+    if done.returncode != 0:
+        return None  # it failed: the install says it could not run `claude --version`
     return parse_version(done.stdout)
 
 

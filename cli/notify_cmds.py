@@ -18,7 +18,7 @@ from datetime import datetime
 
 import click
 from sessiond.cli.format import terminal_text
-from sessiond.cli.settings import fail, load_config
+from sessiond.cli.settings import fail, last_hook_failure, load_config
 from sessiond.client import DaemonUnavailable, find_daemon, get_sessions
 from sessiond.config import Config
 from sessiond.notify.backend import (
@@ -205,6 +205,9 @@ def doctor() -> None:
     healthy &= _check_state(config)
     _check_daemon(config)
     _check_terminals(config)
+    failure = last_hook_failure(config.state_dir)
+    if failure is not None:
+        click.echo(f"Hooks: the last one did not get through: {failure}")
     click.echo("Answering permission requests outside the terminal: "
                + ("on (the panel, toasts, `sessiond approve`)." if config.decisions
                   else "off ([actions] decisions = false)."))

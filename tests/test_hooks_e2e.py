@@ -329,3 +329,40 @@ async def test_a_burst_of_hooks_is_answered_and_memory_stays_flat(daemon: Daemon
     assert daemon.get("/health")[0] == 200
     _, text = daemon.get("/metrics")
     assert 'sessiond_hook_events_total{agent="claude",event="Stop"}' in text
+
+
+def test_a_hook_that_does_not_get_through_is_recorded_where_status_and_doctor_show_it(
+    daemon: DaemonProcess, tmp_path: Path,
+) -> None:
+    """The forwarder always exits 0 (a hook must never break the agent); its failures are
+    kept in the state dir instead of vanishing, and a success clears them. The hook here
+    runs with a state dir of its own holding a stale copy of the token (the daemon follows
+    its own token file, so changing that one would change the daemon's token too)."""
+    state = tmp_path / "hook-state"
+    state.mkdir()
+    (state / "runtime.json").write_text((daemon.state_dir / "runtime.json").read_text())
+    (state / "token").write_text("stale-token\n")
+    env = {**daemon.env, "SESSIOND_STATE_DIR": str(state)}
+    payload = json.dumps({"session_id": "s-1", "hook_event_name": "SessionStart", "cwd": "/w"})
+
+    def forward() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(FORWARDER), "--state-dir", str(state), "claude"], input=payload,
+                              capture_output=True, text=True, timeout=30)
+
+    def cli(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "sessiond", *args], env=env,
+                              capture_output=True, text=True, timeout=60).stdout
+
+    for _ in range(2):
+        done = forward()
+        assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert "the daemon refused the hook's token (401): run `sessiond hooks install` again (2 in a row)" \
+        in cli("hooks", "status")
+    doctor = cli("doctor")
+    assert "Hooks: the last one did not get through:" in doctor and "(401)" in doctor
+    (state / "token").write_text((daemon.state_dir / "token").read_text())
+    assert forward().returncode == 0
+    assert "did not get through" not in cli("hooks", "status")  # it got through: cleared
+    (state / "runtime.json").write_text("{not json")
+    assert forward().returncode == 0
+    assert "the daemon's runtime.json is unreadable" in cli("hooks", "status")

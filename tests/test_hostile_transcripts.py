@@ -325,6 +325,11 @@ def test_a_broken_whole_document_transcript_is_survived(tmp_path: Path) -> None:
         legit = ClaudeTranscript(daemon.claude_projects)
         legit.write(legit.prompt("still here"))
         wait_for(lambda: legit.session_id in daemon.sessions())
+        # The valid document among them is read, its hostile text made safe.
+        valid = wait_for(lambda: next((s for s in daemon.sessions().values()
+                                       if s["agent"] == "gemini"), None))
+        assert valid["status"] == "working" and "\x1b" not in valid["title"]
+        assert [s["agent"] for s in daemon.sessions().values()].count("gemini") == 1
         settle(daemon)
         for session in daemon.sessions().values():
             check_shown(session)
@@ -609,3 +614,19 @@ def test_a_million_tiny_lines_are_all_read_while_the_daemon_keeps_answering(tmp_
         assert found and int(found.group(1)) >= 1_000_002 and answered >= 1
     finally:
         daemon.kill()
+
+
+def test_the_symlink_check_fails_closed_when_a_part_cannot_be_checked(tmp_path: Path) -> None:
+    """Found in an audit: an lstat error on the way to a transcript counted as "no symlink
+    here". A part whose lstat fails (a name too long to stat) now keeps the path out."""
+    from sessiond.engine.files import Root, inside
+    from sessiond.sources.claude.transcript import ClaudeSource
+
+    root = Root(ClaudeSource(), tmp_path / "projects")
+    (root.path / "-home-u-app").mkdir(parents=True)
+    (root.path / "-home-u-app" / "s.jsonl").write_text("")
+    assert inside(root.path / "-home-u-app" / "s.jsonl", root)
+    assert not inside(root.path / ("x" * 300) / "s.jsonl", root)  # ENAMETOOLONG: cannot tell
+    assert not inside(root.path / "-home-u-app" / "gone.jsonl", root)  # nothing to read
+    (root.path / "link").symlink_to(tmp_path)
+    assert not inside(root.path / "link" / "s.jsonl", root)

@@ -18,6 +18,7 @@ from tests.daemon_proc import DEFAULT_SETTINGS, DaemonProcess, make_daemon
 from tests.desktop import notification_server
 from tests.sse import SSEClient, SSEEvent
 from tests.transcripts import ClaudeTranscript
+from tests.waiting import wait_for
 
 
 def chain_is_whole(events: list[SSEEvent], session_id: str) -> list[tuple[str | None, str]]:
@@ -90,14 +91,19 @@ async def test_kill_9_and_restart_resumes_every_client_exactly(tmp_path: Path) -
                 steps = chain_is_whole(received[name], t.session_id)
                 assert steps == [(None, "working"), ("working", "waiting_for_input"),
                                  ("waiting_for_input", "working"), ("working", "waiting_for_input")]
-            # The wait that happened while the daemon was down toasts exactly once...
-            calls = toasts.wait_for(2)
-            assert len(calls) == 2, calls
-            # ...and a second restart repeats nothing.
+            # The wait that happened while the daemon was down toasts exactly once, and a
+            # second restart repeats nothing: a marker session's toast comes next, after
+            # any duplicate would have (toasts go out in order), and nothing is between.
+            toasts.wait_for(2)
             assert proc.stop() == 0
             proc.start()
-            await asyncio.sleep(1.5)
-            assert len(toasts.calls()) == 2
+            marker = ClaudeTranscript(proc.claude_projects, cwd="/home/u/marker")
+            marker.write(marker.prompt("mark"))
+            wait_for(lambda: (proc.sessions().get(marker.session_id) or {}).get("status") == "working")
+            marker.write(marker.reply("marked"))
+            calls = toasts.wait_for(3)
+            where = [c["summary"].split(" — ")[1] for c in calls]
+            assert where == ["shop (main)", "shop (main)", "marker (main)"]
         finally:
             proc.kill()
 

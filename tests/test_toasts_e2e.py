@@ -10,6 +10,7 @@ from tests.daemon_proc import make_daemon
 from tests.desktop import notification_server
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript
+from tests.waiting import wait_for
 
 
 def test_without_a_notification_backend_the_daemon_is_healthy_but_degraded(tmp_path: Path) -> None:
@@ -45,14 +46,21 @@ async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: P
                 await client.transition_to("working")
                 t.write(t.tool_use("Bash", {"command": "git push origin main"}))
                 await client.transition_to("waiting_for_approval")
-            calls = toasts.wait_for(1)
-            assert len(calls) == 1
+            # Once: a second session's wait toasts next, with nothing between (toasts go
+            # out in order, so a duplicate of the first would come before it).
+            other = ClaudeTranscript(proc.claude_projects, cwd="/home/u/marker", branch="main")
+            other.write(other.prompt("mark"))
+            wait_for(lambda: (proc.sessions().get(other.session_id) or {}).get("status") == "working")
+            other.write(other.reply("marked"))
+            calls = toasts.wait_for(2)
+            assert [c["summary"] for c in calls] == ["Needs approval — shop (main)",
+                                                     "Waiting for you — marker (main)"]
             toast = calls[0]
             assert toast["app_name"] == "sessiond"
             assert toast["summary"] == "Needs approval — shop (main)"
             assert toast["body"] == "Bash: git push origin main"
             assert "python" not in str(toast.get("app_icon", "")).lower()
             status, metrics = proc.get("/metrics")
-            assert status == 200 and "sessiond_toasts_sent_total 1" in metrics
+            assert status == 200 and "sessiond_toasts_sent_total 2" in metrics
         finally:
             proc.kill()

@@ -107,7 +107,9 @@ def inside(path: Path, root: Root) -> bool:
             if stat.S_ISLNK(os.lstat(current).st_mode):
                 return False
         except OSError:
-            return True  # gone or unreadable: reading it will say so
+            # Fail closed: a part that cannot be checked may be a symlink. (A file that is
+            # gone has nothing to read; its deletion is reported on its own.)
+            return False
     return True
 
 
