@@ -122,8 +122,12 @@ async def test_restart_with_nothing_new_publishes_nothing(tmp_path: Path) -> Non
             await client.next_of("snapshot")
             for t in sessions:
                 t.write(t.prompt("p"), t.reply("r"))
-            for t in sessions:
-                await collect_until(client, t.session_id, "waiting_for_input", [])
+            # Their transitions come in any order: wait until every one has arrived.
+            left = {t.session_id for t in sessions}
+            while left:
+                event = await client.next(timeout=30)
+                if event.event == "transition" and event.data["to"] == "waiting_for_input":
+                    left.discard(event.data["session_id"])
         for stop in (lambda: proc.stop(signal.SIGTERM), proc.kill):
             seen = proc.get("/api/sessions")[1]["last_event_id"]
             stop()
