@@ -18,13 +18,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import accuracy, bus, decisions, hooks, idle, latency, load, profile, startup, terminals
+from bench import accuracy, bus, decisions, hooks, idle, latency, load, profile, shutdown, startup, terminals
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals", "bus",
-             "accuracy")
+             "accuracy", "shutdown")
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,11 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
                         seconds=sizes.idle_seconds, settle=2.0 if sizes.idle_seconds < 10 else 5.0)
     if name == "bursts":
         return latency.bursts(work, backend, count=sizes.bursts, seconds=sizes.burst_seconds)
+    if name == "shutdown":
+        small = sizes.hook_samples < 50
+        return shutdown.run(work, backend, runs=2 if small else 5, clients=5 if small else 100,
+                            posts=100 if small else 1000, rounds=1 if small else 2,
+                            size_mb=16 if small else 1024)
     if name == "accuracy":
         return accuracy.run()  # the whole corpus, smoke or not: it takes about a second
     if name == "bus":

@@ -74,6 +74,17 @@ def rows_for(name: str, r: Any) -> list[Row]:
                     r["p50_ms"], "ms", None),
                 Row("burst → end of turn: max", r["max_ms"], "ms", 20.0,
                     "target: the 1-client p99 (no debounce holds a busy session back)")]
+    if name == "shutdown":
+        s, m = r["shutdown"], r["hook_memory"]
+        return [Row(f"SIGTERM → exited, {s['clients']} SSE clients connected", s["max_s"], "s", 2.0,
+                    f"p50 {s['p50_s']:.2f} s over {s['runs']} runs"),
+                Row(f"RSS growth over {m['rounds']} × {m['posts']} hook POSTs", m["growth_kb"] / 1024, "MB",
+                    20.0,
+                    f"after a warm-up burst, from {m['rss_before_mb']} MB; statuses {m['statuses']}"),
+                Row(f"peak RSS growth reading a {r['huge']['size_mb']} MB transcript appended live",
+                    r["huge"]["peak_growth_mb"], "MB", 150.0,
+                    f"{r['huge']['lines']} lines read in {r['huge']['seconds']} s, from "
+                    f"{r['huge']['rss_before_mb']} MB")]
     if name == "accuracy":
         if not r.get("files"):
             return [Row("accuracy", None, "", None, f"n/a ({r.get('note')})")]

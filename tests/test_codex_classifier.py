@@ -16,6 +16,7 @@ import pytest
 import sessiond.inspection as inspect_mod
 from sessiond.inspection import feed_file, inspect_file
 from sessiond.protocol import JSONDict
+from sessiond.sources import plugins
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.codex.transcript import CodexSource, CodexState
 from sessiond.sources.cursor.transcript import CursorSource
@@ -26,7 +27,10 @@ from tests.replay_agents import at_line, foreign_records, replay, statuses, time
 T0 = datetime(2026, 4, 20, 7, 0, 0, tzinfo=UTC)
 # Explicit, so the tests do not depend on the default settle time.
 LIMITS = Thresholds(settle_after=timedelta(seconds=2))
-SRC = CodexSource()
+# The source as the daemon builds it, from the registry (Claude's rules come first there:
+# tests/test_cli_inspect.py checks each corpus file is still told apart by them).
+SRC = plugins()["codex"].source()
+assert isinstance(SRC, CodexSource)
 INFO = FileInfo("codex", "019da9bd-7cbb-7d22-b21c-80faf72e7f8a")
 FIVE_C = "codex/entireio__external-agents__5c-d654717a10-0-full.jsonl"
 FC = "codex/entireio__external-agents__fc-9a115d0155-0-full.jsonl"

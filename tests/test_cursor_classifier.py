@@ -16,6 +16,7 @@ import pytest
 import sessiond.inspection as inspect_mod
 from sessiond.inspection import feed_file, inspect_file
 from sessiond.protocol import JSONDict
+from sessiond.sources import plugins
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.codex.transcript import CodexSource
 from sessiond.sources.cursor.transcript import CursorSource, CursorState
@@ -25,7 +26,10 @@ from tests.replay_agents import at_line, foreign_records, replay, statuses, time
 
 T0 = datetime(2026, 8, 29, 11, 20, tzinfo=UTC)
 LIMITS = Thresholds()
-SRC = CursorSource()
+# The source as the daemon builds it, from the registry (Claude's rules come first there:
+# tests/test_cli_inspect.py checks each corpus file is still told apart by them).
+SRC = plugins()["cursor"].source()
+assert isinstance(SRC, CursorSource)
 INFO = FileInfo("cursor", "3f1c")
 ENC = "Users-mauro-personal-project-cala-openai"
 MARC = "cursor/MarcAltabella__Cala-OpenAI__0-full.jsonl"

@@ -18,6 +18,7 @@ import pytest
 import sessiond.inspection as inspect_mod
 from sessiond.inspection import InspectError, feed_file, inspect_file
 from sessiond.protocol import JSONDict
+from sessiond.sources import plugins
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.codex.transcript import CodexSource
 from sessiond.sources.cursor.transcript import CursorSource
@@ -28,7 +29,10 @@ from tests.replay_agents import Timed, at_line, foreign_records, replay, statuse
 T0 = datetime(2026, 9, 6, 6, 0, 0, tzinfo=UTC)
 # Explicit, so the tests do not depend on the default settle time.
 LIMITS = Thresholds(settle_after=timedelta(seconds=2))
-SRC = GeminiSource()
+# The source as the daemon builds it, from the registry (Claude's rules come first there:
+# tests/test_cli_inspect.py checks each corpus file is still told apart by them).
+SRC = plugins()["gemini"].source()
+assert isinstance(SRC, GeminiSource)
 INFO = FileInfo("gemini", "1795e8c7")
 DOC_INFO = FileInfo("gemini", "f7633853", whole_document=True)
 PENGUI = "gemini/Pengui0__cli__0-full.jsonl"

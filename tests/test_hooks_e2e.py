@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from tests.daemon_proc import DaemonProcess
 from tests.sse import SSEClient, SSEEvent
@@ -285,13 +284,6 @@ async def test_codex_and_gemini_through_the_forwarder(daemon: DaemonProcess, eve
     assert await run([str(FORWARDER), "gemini"], lonely, payload.encode()) == (0, b"", b"")
 
 
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
 async def _burst(daemon: DaemonProcess, payloads: list[dict[str, Any]]) -> list[int]:
     headers = {"Host": f"127.0.0.1:{daemon.port}", "Authorization": f"Bearer {daemon.token}"}
     limit = asyncio.Semaphore(32)
@@ -305,8 +297,7 @@ async def _burst(daemon: DaemonProcess, payloads: list[dict[str, Any]]) -> list[
         return await asyncio.gather(*(one(p) for p in payloads))
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads VmRSS from /proc")
-async def test_a_burst_of_hooks_is_answered_and_memory_stays_flat(daemon: DaemonProcess) -> None:
+async def test_a_burst_of_hooks_is_answered(daemon: DaemonProcess) -> None:
     assert daemon.proc is not None
     cycle = ["UserPromptSubmit", "PreToolUse", "PermissionRequest", "PostToolUse", "Stop",
              "Notification", "SubagentStop"]  # fmt: skip
@@ -319,12 +310,10 @@ async def test_a_burst_of_hooks_is_answered_and_memory_stays_flat(daemon: Daemon
                               tool_input={"command": f"echo {n}"}, notification_type="idle_prompt"))
         return out
 
-    assert set(await _burst(daemon, payloads(0))) == {204}  # warm up: buffers, caches
-    before = _rss_kb(daemon.proc.pid)
-    for round_no in (1, 2):
+    # Behaviour only: every post answered, eight sessions, still healthy. Memory growth
+    # over the bursts is a figure of `python -m bench --only shutdown`, not a CI assertion.
+    for round_no in (0, 1, 2):
         assert set(await _burst(daemon, payloads(round_no))) == {204}
-    after = _rss_kb(daemon.proc.pid)
-    assert after - before < 20 * 1024, (before, after)  # generous: flat, not growing per post
     assert len(daemon.sessions()) == 8
     assert daemon.get("/health")[0] == 200
     _, text = daemon.get("/metrics")

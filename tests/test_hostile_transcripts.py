@@ -399,29 +399,6 @@ def status_of(daemon: DaemonProcess, session_id: str) -> str | None:
     return next((s["status"] for s in body["sessions"] if s["id"] == session_id), None)
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
-
-class RssSampler(threading.Thread):
-    def __init__(self, pid: int) -> None:
-        super().__init__(daemon=True)
-        self.pid = pid
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                self.peak = max(self.peak, rss_kib(self.pid))
-            except (OSError, AssertionError):
-                return
-            time.sleep(0.02)
-
-
 def progress_block(t: ClaudeTranscript, tool_id: str, lines: int, text_bytes: int) -> bytes:
     """`lines` bash_progress lines, each with its own uuid (the classifier's duplicate
     window is 2048 uuids, so a block longer than that is never skipped as a resume)."""
@@ -437,25 +414,23 @@ def progress_block(t: ClaudeTranscript, tool_id: str, lines: int, text_bytes: in
 
 
 @pytest.mark.timeout(600)
-def test_a_1_gb_transcript_written_while_the_daemon_runs_keeps_its_rss_flat(tmp_path: Path) -> None:
+def test_a_huge_transcript_written_while_the_daemon_runs_is_read_whole(tmp_path: Path) -> None:
+    """128 MB of long progress lines appended while the daemon runs: every line is read,
+    the session ends in the right state, the daemon stays healthy. (The 1 GB version and
+    its memory figure are `python -m bench --only shutdown`: a figure, not a CI check.)"""
     daemon = make_daemon(tmp_path / "d")
     daemon.claude_projects.mkdir(parents=True)
     daemon.start()
     assert daemon.proc is not None
-    pid = daemon.proc.pid
     t = ClaudeTranscript(daemon.claude_projects)
     try:
         t.write(t.prompt("build the thing"))
         t.write(t.tool_use("Bash", {"command": "make -j8"}, tool_id="toolu_big"))
         t.write(t.tool_result("toolu_big", "ok"))
         wait_for(lambda: status_of(daemon, t.session_id) == "working")
-        time.sleep(0.5)
-        before = rss_kib(pid)
-        sampler = RssSampler(pid)
-        sampler.start()
         t.write(t.tool_use("Bash", {"command": "cat huge.log"}, tool_id="toolu_big2"))
         block = progress_block(t, "toolu_big2", 2100, 1900)  # ~4.3 MB of ~2 KB lines
-        total, target = 0, 1024 ** 3
+        total, target = 0, 128 * 1024 ** 2
         fd = os.open(t.path, os.O_WRONLY | os.O_APPEND)
         try:
             while total < target:
@@ -472,19 +447,10 @@ def test_a_1_gb_transcript_written_while_the_daemon_runs_keeps_its_rss_flat(tmp_
         # The daemon may be too busy reading to answer for a while: polls that time out
         # count as "not yet".
         wait_for(lambda: status_of(daemon, t.session_id) == "waiting_for_input", timeout=480)
-        time.sleep(1.0)
-        after = rss_kib(pid)
-        sampler.stop.set()
-        sampler.join()
-        peak = max(sampler.peak, after)
         _, metrics = daemon.get("/metrics")
         read = next(int(float(ln.split()[1])) for ln in metrics.splitlines()
                     if ln.startswith("sessiond_lines_read_total"))
-        print(f"\n1 GB transcript ({total / 1024 ** 3:.2f} GiB, {lines} lines): daemon RSS before "
-              f"{before / 1024:.1f} MiB, peak {peak / 1024:.1f} MiB, after {after / 1024:.1f} MiB "
-              f"(lines read {read})")
         assert read >= lines
-        assert peak - before < 150 * 1024, (before, peak, after)
         assert healthy(daemon)
     finally:
         daemon.kill()

@@ -64,3 +64,47 @@ async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: P
             assert status == 200 and "sessiond_toasts_sent_total 2" in metrics
         finally:
             proc.kill()
+
+
+async def test_mute_and_quiet_hours_apply_to_a_running_daemon(tmp_path: Path) -> None:
+    """`sessiond mute` and `sessiond quiet` from a shell change what the running daemon
+    shows next: no restart, and a marker toast proves the muted one is not just late."""
+    import subprocess
+    import sys
+
+    with notification_server(tmp_path / "bus") as toasts:
+        proc = make_daemon(tmp_path / "d", args=[], extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
+        proc.claude_projects.mkdir(parents=True)
+        proc.start()
+
+        def cli(*args: str) -> None:
+            done = subprocess.run([sys.executable, "-m", "sessiond", *args], env=proc.env,
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+
+        def wait_in(cwd: str) -> None:
+            t = ClaudeTranscript(proc.claude_projects, cwd=cwd, branch="main")
+            t.write(t.prompt("go"))
+            wait_for(lambda: (proc.sessions().get(t.session_id) or {}).get("status") == "working")
+            t.write(t.reply("done"))
+            wait_for(lambda: (proc.sessions().get(t.session_id) or {}).get("status") == "waiting_for_input")
+
+        try:
+            cli("mute", "shop")
+            wait_in("/home/u/shop")
+            wait_in("/home/u/web")  # the marker: it toasts, the muted one did not
+            assert [c["summary"] for c in toasts.wait_for(1)] == ["Waiting for you — web (main)"]
+            cli("unmute", "shop")
+            cli("quiet", "00:00-23:59")
+            wait_in("/home/u/shop")
+            # The toast is decided a moment after the wait (waits close together become
+            # one toast): turn quiet hours off only once the daemon has skipped it.
+            skipped = 'sessiond_toasts_skipped_total{reason="quiet_hours"} 1'
+            wait_for(lambda: skipped in proc.get("/metrics")[1])
+            cli("quiet", "off")
+            wait_in("/home/u/api")
+            calls = toasts.wait_for(2)
+            assert [c["summary"] for c in calls] == ["Waiting for you — web (main)",
+                                                     "Waiting for you — api (main)"]
+        finally:
+            proc.kill()
