@@ -81,7 +81,8 @@ async def test_a_session_on_a_shows_on_b_with_its_host_and_every_transition(
     async with SSEClient(f"{b.base_url}/events", token=b.token) as on_b:
         await on_b.next_of("snapshot")
         t.write(t.prompt("deploy it"))
-        await asyncio.sleep(0.5)
+        a_working = lambda: (a.sessions().get(t.session_id) or {}).get("status") == "working"  # noqa: E731
+        await asyncio.to_thread(wait_for, a_working)
         t.write(t.tool_use("Bash", {"command": "git push origin main"}, tool_id="toolu_1"))
         seen: list[SSEEvent] = []
         assert await statuses_until(on_b, t.session_id, "waiting_for_approval", seen) == \

@@ -18,6 +18,7 @@ from tests import daemon_proc
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript
+from tests.waiting import wait_for
 
 
 @pytest.fixture(autouse=True, params=["inotify", "watchfiles"])
@@ -135,11 +136,15 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
             seen = first.last_event_id
         assert seen is not None
         # While disconnected: two turns happen.
+        def status() -> str:
+            return str(proc.sessions()[t.session_id]["status"])
+
         t.write(t.reply("done one"))
+        await asyncio.to_thread(wait_for, lambda: status() == "waiting_for_input")
         t.write(t.prompt("two"))
-        await asyncio.sleep(0.5)
+        await asyncio.to_thread(wait_for, lambda: status() == "working")
         t.write(t.reply("done two"))
-        await asyncio.sleep(0.5)
+        await asyncio.to_thread(wait_for, lambda: status() == "waiting_for_input")
         _, listing = proc.get("/api/sessions")
         newest = listing["last_event_id"]
         async with SSEClient(f"{proc.base_url}/events", token=proc.token, last_event_id=seen) as resumed:

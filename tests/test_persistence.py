@@ -74,7 +74,6 @@ async def test_kill_9_and_restart_resumes_every_client_exactly(tmp_path: Path) -
             await a.close()
             await b.close()
             t.write(t.reply("done with the second, while nobody watched"))
-            await asyncio.sleep(0.3)
 
             proc.start()
             for name in ("a", "b"):
