@@ -596,3 +596,25 @@ def test_the_symlink_check_fails_closed_when_a_part_cannot_be_checked(tmp_path: 
     assert not inside(root.path / "-home-u-app" / "gone.jsonl", root)  # nothing to read
     (root.path / "link").symlink_to(tmp_path)
     assert not inside(root.path / "link" / "s.jsonl", root)
+
+
+def test_a_transcript_that_cannot_be_stated_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    """Found in an audit: discovery skipped a stat error silently. Now it says so, once."""
+
+    from sessiond.engine.files import Root, admissible
+    from sessiond.logs import WarnOnce
+    from sessiond.sources.claude.transcript import ClaudeSource
+
+    said: list[tuple[str, dict[str, Any]]] = []
+
+    class Log:
+        def warning(self, event: str, **fields: Any) -> None:
+            said.append((event, fields))
+
+    root = Root(ClaudeSource(), tmp_path / "projects")
+    (root.path / "-home-u-app").mkdir(parents=True)
+    too_long = root.path / "-home-u-app" / ("s" * 300 + ".jsonl")  # lstat: ENAMETOOLONG
+    assert admissible(too_long, root, WarnOnce(Log())) is None
+    assert [event for event, _ in said] == ["cannot stat a transcript; skipping it"]
+    assert admissible(root.path / "-home-u-app" / "gone.jsonl", root, WarnOnce(Log())) is None
+    assert len(said) == 1  # a file already gone is not worth a warning

@@ -125,7 +125,11 @@ def admissible(path: Path, root: Root, warn: WarnOnce) -> tuple[FileInfo, os.sta
         return None
     try:
         st = os.lstat(path)
-    except OSError:
+    except FileNotFoundError:
+        return None  # gone before it could be tracked: nothing to say
+    except OSError as exc:
+        warn.warn(path, "unstatable", "cannot stat a transcript; skipping it",
+                  error=exc.strerror or str(exc))
         return None
     if stat.S_ISLNK(st.st_mode):
         return None
