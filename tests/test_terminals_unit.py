@@ -27,6 +27,8 @@ from sessiond.terminals.matching import (
 from sessiond.terminals.place import Place, TmuxLead
 from sessiond.terminals.run import ActionFailed, run
 
+from tests.waiting import wait_for
+
 AGENTS = {p.agent: p.process_names for p in plugins().values()}
 DISPLAY = {p.agent: p.display_name for p in plugins().values()}
 
@@ -235,6 +237,13 @@ def test_the_process_table_finds_real_agents_and_remembers_the_rest(tmp_path: Pa
         finally:
             second.kill()
             second.wait()
+        # Killed and not reaped yet (a zombie, as a killed agent in a closed pane stays for
+        # a while): no longer an agent that runs, though table.scan() knew it before.
+        first.kill()
+        import psutil
+
+        wait_for(lambda: psutil.Process(first.pid).status() == psutil.STATUS_ZOMBIE)
+        assert first.pid not in {f.process.pid for f in table.scan()}
     finally:
         first.kill()
         first.wait()

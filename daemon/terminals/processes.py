@@ -65,6 +65,8 @@ class ProcessTable:
                 proc = psutil.Process(pid)
                 before = known.get(pid)
                 if before is not None and proc.create_time() == before.process.started:
+                    if proc.status() == psutil.STATUS_ZOMBIE:
+                        continue  # exited, not yet reaped (a killed agent in a closed pane)
                     found.append(before)
                     self._known[pid] = before
                     continue
