@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from typing import Any
 
 from aiohttp import web
 from sessiond.engine.rules import KEYS_DECISION
 from sessiond.hooks.decisions import Answer, message_of
 from sessiond.terminals.run import ActionFailed
 from sessiond.terminals.service import Terminals
-from sessiond.web.routes import CONTEXT, elsewhere
+from sessiond.web.routes import CONTEXT, acted_on, json_body
 
 VIA = frozenset({"panel", "toast", "cli", "api"})
 
@@ -34,16 +32,11 @@ def _error(status: int, message: str) -> web.Response:
 
 async def decide(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
-    sid = request.match_info["id"]
-    session = ctx.engine.sessions.get(sid)
-    if session is None:
-        return _error(404, f"No session {sid!r}.")
-    if (refused := elsewhere(ctx, session)) is not None:
-        return refused
-    try:
-        body: Any = json.loads(await request.read())
-    except (ValueError, RecursionError):
-        body = None
+    session = acted_on(request)
+    if isinstance(session, web.Response):
+        return session
+    sid = session.id
+    body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) \
             or body.get("behavior") not in ("allow", "deny"):
         return _error(400, 'Send {"id": DECISION_ID, "behavior": "allow" or "deny"}.')

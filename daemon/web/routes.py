@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from aiohttp import web
@@ -239,12 +239,26 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
-def elsewhere(ctx: Context, session: Session) -> web.Response | None:
-    """409 for an action on another machine's session (contract): it is answered there."""
-    if session.host in ("", ctx.config.name):
+def acted_on(request: web.Request) -> Session | web.Response:
+    """The session an action (decision, focus, input) names, or the answer refusing it:
+    404 for an unknown one, 409 for another machine's (contract: it is answered there)."""
+    ctx = ctx_of(request)
+    sid = request.match_info["id"]
+    session = ctx.engine.sessions.get(sid)
+    if session is None:
+        return _error(404, f"No session {sid!r}.")
+    if session.host not in ("", ctx.config.name):
+        return _error(409, f"That session runs on {session.host}: act on it there (sessiond acts "
+                           "only on this machine's agents).")
+    return session
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON, or None when it is not JSON (the handler answers 400)."""
+    try:
+        return json.loads(await request.read())
+    except (ValueError, RecursionError):
         return None
-    return _error(409, f"That session runs on {session.host}: act on it there (sessiond acts only "
-                       "on this machine's agents).")
 
 
 def _agent_pid(request: web.Request) -> int | None:

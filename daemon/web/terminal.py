@@ -8,15 +8,13 @@ the text is typed literally (no key names, no control characters), and it is log
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 from sessiond.terminals.run import ActionFailed
 from sessiond.terminals.service import Terminals
 from sessiond.terminals.typed import text_problem
-from sessiond.web.routes import CONTEXT, elsewhere
+from sessiond.web.routes import acted_on, json_body
 
 
 def routes(terminals: Terminals) -> Callable[[web.Application], None]:
@@ -32,32 +30,21 @@ def _error(status: int, message: str) -> web.Response:
 
 
 async def focus(request: web.Request, terminals: Terminals) -> web.Response:
-    ctx = request.app[CONTEXT]
-    sid = request.match_info["id"]
-    session = ctx.engine.sessions.get(sid)
-    if session is None:
-        return _error(404, f"No session {sid!r}.")
-    if (refused := elsewhere(ctx, session)) is not None:
-        return refused
+    session = acted_on(request)
+    if isinstance(session, web.Response):
+        return session
     try:
-        terminal = await terminals.focus(sid)
+        terminal = await terminals.focus(session.id)
     except ActionFailed as exc:
         return _error(404, str(exc))
     return web.json_response({"terminal": terminal.to_json()})
 
 
 async def type_input(request: web.Request, terminals: Terminals) -> web.Response:
-    ctx = request.app[CONTEXT]
-    sid = request.match_info["id"]
-    session = ctx.engine.sessions.get(sid)
-    if session is None:
-        return _error(404, f"No session {sid!r}.")
-    if (refused := elsewhere(ctx, session)) is not None:
-        return refused
-    try:
-        body: Any = json.loads(await request.read())
-    except (ValueError, RecursionError):
-        body = None
+    session = acted_on(request)
+    if isinstance(session, web.Response):
+        return session
+    body = await json_body(request)
     problem = text_problem(body.get("text") if isinstance(body, dict) else None)
     enter = body.get("enter", True) if isinstance(body, dict) else True
     if problem is None and not isinstance(enter, bool):
@@ -67,7 +54,7 @@ async def type_input(request: web.Request, terminals: Terminals) -> web.Response
     if problem is not None:
         return _error(400, problem)
     try:
-        await terminals.type_into(sid, body["text"], enter)
+        await terminals.type_into(session.id, body["text"], enter)
     except ActionFailed as exc:
         return _error(409, str(exc))
     return web.json_response({"ok": True})
