@@ -268,8 +268,12 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def default_name(env: Mapping[str, str]) -> str:
-    """This machine's name on the board: SESSIOND_NAME, else the host name (short)."""
-    return env.get("SESSIOND_NAME") or socket.gethostname().split(".")[0] or "localhost"
+    """This machine's name on the board: SESSIOND_NAME, else the host name (short), made a
+    valid name (a host name with other characters must not keep the daemon from starting)."""
+    if env.get("SESSIOND_NAME"):
+        return env["SESSIOND_NAME"]
+    host = re.sub(r"[^A-Za-z0-9._-]+", "-", socket.gethostname().split(".")[0]).strip("-._")
+    return host[:100] or "localhost"
 
 
 def _bus(table: object, env: Mapping[str, str]) -> dict[str, Any]:

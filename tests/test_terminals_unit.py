@@ -194,24 +194,6 @@ def test_a_missing_or_failing_program_is_one_sentence() -> None:
     assert asyncio.run(run(["sh", "-c", "cat"], stdin=b"as is")) == "as is"
 
 
-def test_the_actions_settings_are_checked(tmp_path: Path) -> None:
-    from sessiond.config import Config, ConfigError
-
-    def config(text: str) -> Config:
-        path = tmp_path / "config.toml"
-        path.write_text(text)
-        return Config.from_env({"SESSIOND_CONFIG": str(path), "SESSIOND_STATE_DIR": str(tmp_path / "s")})
-
-    defaults = config("")
-    assert (defaults.send_input, defaults.toast_click) == (True, "terminal")
-    chosen = config('[actions]\ninput = false\ntoast_click = "panel"\n')
-    assert (chosen.send_input, chosen.toast_click) == (False, "panel")
-    with pytest.raises(ConfigError, match=r'toast_click in the config file.s \[actions\] must be "terminal"'):
-        config('[actions]\ntoast_click = "window"\n')
-    with pytest.raises(ConfigError, match=r"input in the config file's \[actions\] must be true or false"):
-        config('[actions]\ninput = "yes"\n')
-
-
 def test_the_process_table_finds_real_agents_and_remembers_the_rest(tmp_path: Path) -> None:
     """Real processes: `sleep` under the name `claude` is an agent, in its folder; a scan
     after it reuses what it read; a new agent (its name read afresh) is found too."""
@@ -248,3 +230,4 @@ def test_the_process_table_finds_real_agents_and_remembers_the_rest(tmp_path: Pa
         first.kill()
         first.wait()
     assert first.pid not in {f.process.pid for f in table.scan()}
+
