@@ -159,7 +159,9 @@ class SessionKeeper:
             decision=self.decisions.current(sid), terminal=entry.terminal,
             terminal_note=entry.terminal_note, host=self.config.name,
         )
-        if new.decision is None:  # no held hook: the agent's own prompt keys may answer it
+        if new.decision is None and new.status == "waiting_for_approval":
+            # No held hook: the agent's own prompt keys may answer it (looked up only for
+            # an approval wait: this runs for every line).
             plugin = plugins().get(new.agent)
             keys = rules.keys_decision(new, plugin is not None and plugin.approval_keys is not None)
             if keys is not None:

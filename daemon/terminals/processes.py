@@ -63,25 +63,23 @@ class ProcessTable:
                 continue
             try:
                 proc = psutil.Process(pid)
-                before = known.get(pid)
-                if before is not None and proc.create_time() == before.process.started:
-                    if proc.status() == psutil.STATUS_ZOMBIE:
-                        continue  # exited, not yet reaped (a killed agent in a closed pane)
-                    found.append(before)
-                    self._known[pid] = before
-                    continue
-                name = proc.name()
-                agent = None
-                if name in self._names or name in INTERPRETERS or name.startswith("python3."):
-                    agent = agent_of(name, proc.cmdline(), self._agents)
-                if agent is not None and proc.status() == psutil.STATUS_ZOMBIE:
-                    continue  # exited, not yet reaped: not an agent that runs
-                if agent is not None:
+                facts = known.get(pid)
+                agent: str | None = None
+                if facts is None or proc.create_time() != facts.process.started:
+                    facts, name = None, proc.name()
+                    if name in self._names or name in INTERPRETERS or name.startswith("python3."):
+                        agent = agent_of(name, proc.cmdline(), self._agents)
+                    if agent is None:
+                        if now - proc.create_time() > self.SETTLED_S:
+                            self._not_agents.add(pid)
+                        continue
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    continue  # exited, not yet reaped (a killed agent in a closed pane)
+                if facts is None:
+                    assert agent is not None
                     facts = _facts(proc, agent)
-                    found.append(facts)
-                    self._known[pid] = facts
-                elif now - proc.create_time() > self.SETTLED_S:
-                    self._not_agents.add(pid)
+                found.append(facts)
+                self._known[pid] = facts
             except (psutil.Error, OSError):
                 continue  # gone, or not ours to read
         return found
