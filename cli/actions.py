@@ -8,6 +8,8 @@ Exit 0 once the agent has the answer; 1 with one sentence otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from sessiond.cli.format import terminal_text
 from sessiond.cli.settings import fail, load_config
@@ -39,35 +41,32 @@ def resolve(endpoint: Endpoint, prefix: str) -> Session:
 @click.option("--message", default="", help="With --deny: what to tell the agent.")
 def approve(session_id: str, deny: bool, message: str) -> None:
     """Answer a session's pending permission request (allow, or --deny)."""
-    config = load_config()
-    try:
-        endpoint = find_daemon(config.state_dir, config.port)
-        session = resolve(endpoint, session_id)
+    def answer(session: Session) -> dict[str, object]:
         if session.decision is None:
             fail(f"Session {terminal_text(session.id[:12])} has no permission request that can be "
                  "answered here; answer it in its terminal.")
-        body = {"id": session.decision.id, "behavior": "deny" if deny else "allow", "via": "cli"}
+        body: dict[str, object] = {"id": session.decision.id, "behavior": "deny" if deny else "allow",
+                                   "via": "cli"}
         if deny and message:
             body["message"] = message
-        status, answer = request(endpoint, "POST", f"/api/sessions/{session.id}/decision", body)
-    except DaemonUnavailable as exc:
-        fail(str(exc))
-    if status != 200:
-        error = answer.get("error") if isinstance(answer, dict) else None
-        fail(terminal_text(error) if error else f"The daemon answered {status}.")
+        return body
+
+    session, _ = _post(session_id, "decision", answer)
     tool = session.pending_tool
     what = f"{terminal_text(tool.name)}: {terminal_text(tool.summary)}" if tool else "the request"
     where = terminal_text(session.project) or session.id[:12]
     click.echo(f"{'Denied' if deny else 'Allowed'} {what} ({where}).")
 
 
-def _post(session_id: str, action: str, body: dict[str, object]) -> tuple[Session, object]:
-    """POST an action on the session `session_id` names; exits with one sentence on failure."""
+def _post(session_id: str, action: str, body: Callable[[Session], dict[str, object]]
+          ) -> tuple[Session, object]:
+    """POST an action on the session `session_id` names, with the body made for it; exits
+    with one sentence on failure."""
     config = load_config()
     try:
         endpoint = find_daemon(config.state_dir, config.port)
         session = resolve(endpoint, session_id)
-        status, answer = request(endpoint, "POST", f"/api/sessions/{session.id}/{action}", body)
+        status, answer = request(endpoint, "POST", f"/api/sessions/{session.id}/{action}", body(session))
     except DaemonUnavailable as exc:
         fail(str(exc))
     if status != 200:
@@ -80,7 +79,7 @@ def _post(session_id: str, action: str, body: dict[str, object]) -> tuple[Sessio
 @click.argument("session_id", metavar="ID")
 def focus(session_id: str) -> None:
     """Bring the session's terminal (its tmux pane, kitty or WezTerm tab...) to the front."""
-    session, answer = _post(session_id, "focus", {})
+    session, answer = _post(session_id, "focus", lambda _: {})
     terminal = answer.get("terminal") if isinstance(answer, dict) else None
     target = terminal.get("target") if isinstance(terminal, dict) else None
     where = terminal_text(session.project) or session.id[:12]
@@ -93,6 +92,6 @@ def focus(session_id: str) -> None:
 @click.option("--no-enter", is_flag=True, help="Type the text without pressing Enter.")
 def send(session_id: str, text: str, no_enter: bool) -> None:
     """Type TEXT into a waiting session's terminal, then Enter."""
-    session, _ = _post(session_id, "input", {"text": text, "enter": not no_enter})
+    session, _ = _post(session_id, "input", lambda _: {"text": text, "enter": not no_enter})
     where = terminal_text(session.project) or session.id[:12]
     click.echo(f"Sent {len(text)} characters{'' if no_enter else ' and Enter'} ({where}).")
