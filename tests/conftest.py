@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.panel_helpers import CHROMIUM, CHROMIUM_ARGS, Panel
 from tests.sse import SSEClient
+from tests.tmux_server import TmuxServer
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"
@@ -67,3 +68,11 @@ def panel_factory(browser: Browser) -> Iterator[Callable[..., Panel]]:
     yield make
     for panel in panels:
         panel.close()
+
+
+@pytest.fixture
+def tmux() -> Iterator[TmuxServer]:
+    """A tmux server of the test's own, on a private socket, killed afterwards."""
+    server = TmuxServer()
+    yield server
+    server.kill()

@@ -18,13 +18,6 @@ from tests.waiting import wait_for
 
 
 @pytest.fixture
-def tmux() -> Iterator[TmuxServer]:
-    server = TmuxServer()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     proc = make_daemon(tmp_path / "d", args=["--no-notify"])
     proc.claude_projects.mkdir(parents=True)

@@ -10,22 +10,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.tmux_server import TmuxServer
 from tests.transcripts import ClaudeTranscript
 from tests.waiting import wait_for
-
-
-@pytest.fixture
-def tmux() -> Iterator[TmuxServer]:
-    server = TmuxServer()
-    yield server
-    server.kill()
 
 
 def status(daemon: DaemonProcess, *args: str) -> subprocess.CompletedProcess[str]:

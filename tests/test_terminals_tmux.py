@@ -27,13 +27,6 @@ from tests.waiting import wait_for
 
 
 @pytest.fixture
-def tmux() -> Iterator[TmuxServer]:
-    server = TmuxServer()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[DaemonProcess]:
     proc = make_daemon(tmp_path / "d")
     proc.claude_projects.mkdir(parents=True)

@@ -17,17 +17,13 @@ from sessiond.engine.rules import KEYS_DECISION
 from sessiond.hooks.decisions import Answer, message_of
 from sessiond.terminals.run import ActionFailed
 from sessiond.terminals.service import Terminals
-from sessiond.web.routes import CONTEXT, acted_on, json_body
+from sessiond.web.routes import CONTEXT, acted_on, error_response, json_body
 
 VIA = frozenset({"panel", "toast", "cli", "api"})
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{id}/decision", decide)
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
 
 
 async def decide(request: web.Request) -> web.Response:
@@ -39,9 +35,9 @@ async def decide(request: web.Request) -> web.Response:
     body = await json_body(request)
     if not isinstance(body, dict) or not isinstance(body.get("id"), str) \
             or body.get("behavior") not in ("allow", "deny"):
-        return _error(400, 'Send {"id": DECISION_ID, "behavior": "allow" or "deny"}.')
+        return error_response(400, 'Send {"id": DECISION_ID, "behavior": "allow" or "deny"}.')
     if not ctx.config.decisions:
-        return _error(409, "Answering permission requests outside the terminal is turned off "
+        return error_response(409, "Answering permission requests outside the terminal is turned off "
                            "([actions] decisions = false).")
     via = str(body["via"]) if body.get("via") in VIA else "api"
     if body["id"].startswith(KEYS_DECISION):
@@ -49,7 +45,7 @@ async def decide(request: web.Request) -> web.Response:
     answer = Answer(body["behavior"], message_of(body.get("message")), via)
     held = ctx.engine.answer_decision(sid, body["id"], answer)
     if held is None:
-        return _error(409, "That permission request is no longer pending: it was answered in the "
+        return error_response(409, "That permission request is no longer pending: it was answered in the "
                            "terminal, expired or replaced.")
     # 200 once the agent's hook has its answer (its response is on its way).
     with contextlib.suppress(TimeoutError):
@@ -61,12 +57,12 @@ async def _answer_by_keys(terminals: Terminals | None, sid: str, decision_id: st
                           ) -> web.Response:
     """A prompt answered by typing the agent's own keys into its terminal (Codex)."""
     if terminals is None:
-        return _error(409, "This daemon does not drive terminals.")
+        return error_response(409, "This daemon does not drive terminals.")
     try:
         answered = await terminals.answer_by_keys(sid, decision_id, behavior)
     except ActionFailed as exc:
-        return _error(409, str(exc))
+        return error_response(409, str(exc))
     if not answered:
-        return _error(409, "That permission request is no longer pending: it was answered in the "
+        return error_response(409, "That permission request is no longer pending: it was answered in the "
                            "terminal, or a newer one replaced it.")
     return web.json_response({"ok": True})

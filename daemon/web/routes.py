@@ -126,17 +126,17 @@ async def guard(
     ctx.connections.head_seen(request.transport)
     allowed = ctx.allowed_hosts()
     if not ctx.config.allow_remote and request.headers.get("Host", "") not in allowed:
-        return _error(403, "This daemon only answers requests addressed to it on loopback.")
+        return error_response(403, "This daemon only answers requests addressed to it on loopback.")
     if not _public(request, ctx) and not ctx.access.allows(request):
         return _unauthorized(request)
     if request.method not in ("GET", "HEAD"):
         origin = request.headers.get("Origin")
         # Browsers always send Origin on cross-site writes; agents' hooks send none.
         if origin is not None and origin not in {f"http://{h}" for h in allowed}:
-            return _error(403, "Cross-origin requests are not accepted.")
+            return error_response(403, "Cross-origin requests are not accepted.")
     if (request.content_length or 0) > HOOK_BODY_LIMIT:
         # Refused on the header: no handler waits for a body that may never come.
-        return _error(413, "The request body is larger than 1 MB.")
+        return error_response(413, "The request body is larger than 1 MB.")
     response = await handler(request)
     if not response.prepared:
         response.headers.update(_SECURITY_HEADERS)
@@ -155,10 +155,10 @@ def _unauthorized(request: web.Request) -> web.Response:
         page = f"<!doctype html><title>sessiond</title><p>{escape(LOGIN_HINT)}</p>"
         return web.Response(status=401, text=page, content_type="text/html", charset="utf-8",
                             headers={**_SECURITY_HEADERS, "Content-Security-Policy": _CSP})
-    return _error(401, LOGIN_HINT)
+    return error_response(401, LOGIN_HINT)
 
 
-def _error(status: int, message: str) -> web.Response:
+def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=_SECURITY_HEADERS)
 
 
@@ -227,7 +227,7 @@ async def get_session(request: web.Request) -> web.Response:
     engine = ctx_of(request).engine
     session = engine.sessions.get(request.match_info["id"])
     if session is None:
-        return _error(404, "No such session.")
+        return error_response(404, "No such session.")
     last_prompt, last_reply = engine.conversation(session.id)
     return web.json_response({**session.to_json(), "last_prompt": last_prompt, "last_reply": last_reply})
 
@@ -246,9 +246,9 @@ def acted_on(request: web.Request) -> Session | web.Response:
     sid = request.match_info["id"]
     session = ctx.engine.sessions.get(sid)
     if session is None:
-        return _error(404, f"No session {sid!r}.")
+        return error_response(404, f"No session {sid!r}.")
     if session.host not in ("", ctx.config.name):
-        return _error(409, f"That session runs on {session.host}: act on it there (sessiond acts "
+        return error_response(409, f"That session runs on {session.host}: act on it there (sessiond acts "
                            "only on this machine's agents).")
     return session
 
@@ -270,16 +270,16 @@ async def hooks(request: web.Request) -> web.Response:
     received = asyncio.get_running_loop().time()
     ctx = ctx_of(request)
     if not ctx.token_ok(request):
-        return _error(401, "A valid Authorization: Bearer token is required.")
+        return error_response(401, "A valid Authorization: Bearer token is required.")
     agent = request.match_info["agent"]
     if agent not in AGENTS:
-        return _error(404, f"Unknown agent {agent!r}.")
+        return error_response(404, f"Unknown agent {agent!r}.")
     try:
         payload = json.loads(await request.read())
     except (ValueError, RecursionError):  # ValueError: bad JSON, bad UTF-8, huge integers
-        return _error(400, "The hook payload is not valid JSON.")
+        return error_response(400, "The hook payload is not valid JSON.")
     if not isinstance(payload, dict):
-        return _error(400, "The hook payload must be a JSON object.")
+        return error_response(400, "The hook payload must be a JSON object.")
     if ctx.hook_handler is not None:
         try:
             ctx.hook_handler(agent, payload, received, _agent_pid(request))
@@ -344,11 +344,11 @@ async def events(request: web.Request) -> web.StreamResponse:
     ctx = ctx_of(request)
     wanted = _filter_from(request)
     if wanted.status is not None and wanted.status not in STATUSES:
-        return _error(400, f"Unknown status {wanted.status!r}.")
+        return error_response(400, f"Unknown status {wanted.status!r}.")
     # The last slots are the panel's (its login cookie): scripts cannot lock the owner out.
     reserved = 0 if ctx.access.by_cookie(request) else ctx.config.panel_sse_slots
     if ctx.hub.clients >= max(0, ctx.config.max_sse_clients - reserved):
-        response = _error(503, "Too many event-stream clients; try again later.")
+        response = error_response(503, "Too many event-stream clients; try again later.")
         response.headers["Retry-After"] = "5"
         return response
     # Start from committed events only; then subscribe and build the opening in one step,
@@ -425,7 +425,7 @@ def _ui_file(name: str) -> bytes | None:
 async def index(request: web.Request) -> web.Response:
     page = _ui_file("index.html")
     if page is None:
-        return _error(500, "The web panel is not installed.")
+        return error_response(500, "The web panel is not installed.")
     # The page holds no secret: its requests carry the HttpOnly cookie `/login` set.
     return web.Response(
         text=page.decode("utf-8"),
@@ -441,7 +441,7 @@ async def login(request: web.Request) -> web.Response:
     access = ctx_of(request).access
     supplied = request.query.get("token", "")
     if not supplied or not access.token_matches(supplied):
-        return _error(401, "This login link is not valid (the token may have been rotated); "
+        return error_response(401, "This login link is not valid (the token may have been rotated); "
                            "run `sessiond open` for a new one.")
     response = web.Response(status=303, headers={**_SECURITY_HEADERS, "Location": "/",
                                                  "Cache-Control": "no-store"})
@@ -453,7 +453,7 @@ async def static(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     body = _ui_file(name)
     if body is None:
-        return _error(404, "Not found.")
+        return error_response(404, "Not found.")
     suffix = name[name.rfind(".") :]
     return web.Response(
         body=body,

@@ -14,7 +14,7 @@ from aiohttp import web
 from sessiond.terminals.run import ActionFailed
 from sessiond.terminals.service import Terminals
 from sessiond.terminals.typed import text_problem
-from sessiond.web.routes import acted_on, json_body
+from sessiond.web.routes import acted_on, error_response, json_body
 
 
 def routes(terminals: Terminals) -> Callable[[web.Application], None]:
@@ -25,10 +25,6 @@ def routes(terminals: Terminals) -> Callable[[web.Application], None]:
     return add
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
 async def focus(request: web.Request, terminals: Terminals) -> web.Response:
     session = acted_on(request)
     if isinstance(session, web.Response):
@@ -36,7 +32,7 @@ async def focus(request: web.Request, terminals: Terminals) -> web.Response:
     try:
         terminal = await terminals.focus(session.id)
     except ActionFailed as exc:
-        return _error(404, str(exc))
+        return error_response(404, str(exc))
     return web.json_response({"terminal": terminal.to_json()})
 
 
@@ -52,9 +48,9 @@ async def type_input(request: web.Request, terminals: Terminals) -> web.Response
     if problem is None and not body["text"] and not enter:
         problem = "There is nothing to type."
     if problem is not None:
-        return _error(400, problem)
+        return error_response(400, problem)
     try:
         await terminals.type_into(session.id, body["text"], enter)
     except ActionFailed as exc:
-        return _error(409, str(exc))
+        return error_response(409, str(exc))
     return web.json_response({"ok": True})
