@@ -24,6 +24,7 @@ from typing import Any
 from bench import transcript
 from bench.clients import ClientPool
 from bench.daemon import Daemon
+from bench.latency import write_turns
 from bench.procstat import cpu_percent
 from bench.stats import Expected, match, summary_ms
 
@@ -81,17 +82,7 @@ def remote_latency(work: Path, backend: str, *, appends: int) -> dict[str, Any]:
             time.sleep(1.0)
             with ClientPool(b.port, b.token, 1) as pool:
                 time.sleep(0.5)
-                expected: Expected = {}
-                for i in range(appends):
-                    s = sessions[i % SESSIONS]
-                    k = i // SESSIONS + 1
-                    if k % 2:
-                        at = s.append(s.prompt(f"step {k}"))
-                        expected[(s.session_id, s.last_ts)] = ("working", at)
-                    else:
-                        at = s.append(s.reply(f"step {k} done."))
-                        expected[(s.session_id, s.last_ts)] = ("waiting_for_input", at)
-                    time.sleep(rng.uniform(0.04, 0.12))
+                expected = write_turns(sessions, appends, rng, (0.04, 0.12))
                 time.sleep(1.5)
                 per, _lost = pool.collect()
     finally:

@@ -22,6 +22,24 @@ from bench.stats import Expected, match, slowest_per_line, summary_ms
 SESSIONS = 10
 
 
+def write_turns(sessions: list[transcript.Session], appends: int, rng: random.Random,
+                gap: tuple[float, float]) -> Expected:
+    """Status-changing lines to the sessions in turn (a prompt: working; a reply ending the
+    turn: waiting for input), a random gap apart; what each should become, and when written."""
+    expected: Expected = {}
+    for i in range(appends):
+        s = sessions[i % len(sessions)]
+        k = i // len(sessions) + 1
+        if k % 2:
+            at = s.append(s.prompt(f"step {k}: make the change"))
+            expected[(s.session_id, s.last_ts)] = ("working", at)
+        else:
+            at = s.append(s.reply(f"step {k} done."))
+            expected[(s.session_id, s.last_ts)] = ("waiting_for_input", at)
+        time.sleep(rng.uniform(*gap))
+    return expected
+
+
 def file_to_sse(work: Path, backend: str, *, clients: int, appends: int,
                 gap: tuple[float, float] = (0.04, 0.12), per_worker: int = 500) -> dict[str, Any]:
     rng = random.Random(clients)
@@ -35,17 +53,7 @@ def file_to_sse(work: Path, backend: str, *, clients: int, appends: int,
         with ClientPool(daemon.port, daemon.token, clients, per_worker=per_worker) as pool:
             time.sleep(1.0)
             rss_connected = daemon.sample().rss_kb
-            expected: Expected = {}
-            for i in range(appends):
-                s = sessions[i % SESSIONS]
-                k = i // SESSIONS + 1
-                if k % 2:
-                    at = s.append(s.prompt(f"step {k}: make the change"))
-                    expected[(s.session_id, s.last_ts)] = ("working", at)
-                else:
-                    at = s.append(s.reply(f"step {k} done."))
-                    expected[(s.session_id, s.last_ts)] = ("waiting_for_input", at)
-                time.sleep(rng.uniform(*gap))
+            expected = write_turns(sessions, appends, rng, gap)
             time.sleep(1.0 + clients / 500)
             per, lost = pool.collect()
             rss_after = daemon.sample().rss_kb
