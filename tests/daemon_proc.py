@@ -15,6 +15,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,6 +191,16 @@ class DaemonProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+@contextmanager
+def running(proc: DaemonProcess) -> Iterator[DaemonProcess]:
+    """Start the daemon; kill it when the block ends, however it ends."""
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.kill()
 
 
 def make_daemon(

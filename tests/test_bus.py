@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess, make_daemon, running
 from tests.redis_server import RedisServer
 from tests.sse import SSEClient, SSEEvent
 from tests.transcripts import ClaudeTranscript
@@ -157,8 +157,7 @@ def test_a_wrong_password_is_one_sentence_and_the_daemon_runs_without_the_bus(
     tmp_path: Path, redis: RedisServer,
 ) -> None:
     wrong = machine(tmp_path, "w", f"redis://:not-{redis.password}@127.0.0.1:{redis.port}")
-    wrong.start()
-    try:
+    with running(wrong):
         health = wait_for(lambda: (h := wrong.get("/health")[1])["components"]["bus"]["status"] == "degraded"
                           and "refused" in h["components"]["bus"]["detail"] and h)
         assert health["components"]["bus"]["detail"].startswith("redis://***@127.0.0.1")
@@ -166,8 +165,6 @@ def test_a_wrong_password_is_one_sentence_and_the_daemon_runs_without_the_bus(
         t = ClaudeTranscript(wrong.claude_projects, cwd="/home/u/app")
         t.write(t.prompt("go"))
         wait_for(lambda: t.session_id in wrong.sessions())  # its own sessions still served
-    finally:
-        wrong.kill()
 
 
 def at(record: dict[str, Any], seconds_ago: float) -> dict[str, Any]:
@@ -314,8 +311,7 @@ def test_team_mode_shows_the_bus_alone(tmp_path: Path, pair: tuple[DaemonProcess
                                        redis: RedisServer) -> None:
     a, _ = pair
     board = machine(tmp_path, "board", redis.url, "--no-watch")
-    board.start()
-    try:
+    with running(board):
         mine = ClaudeTranscript(board.claude_projects, cwd="/srv/nothing")
         mine.write(mine.prompt("not watched"))
         t = ClaudeTranscript(a.claude_projects, cwd="/home/u/shop")
@@ -323,8 +319,6 @@ def test_team_mode_shows_the_bus_alone(tmp_path: Path, pair: tuple[DaemonProcess
         wait_for(lambda: t.session_id in board.sessions())
         assert mine.session_id not in board.sessions()
         assert board.sessions()[t.session_id]["host"] == "a"
-    finally:
-        board.kill()
 
 
 def test_sigterm_right_after_start_still_exits_cleanly(tmp_path: Path, redis: RedisServer) -> None:
@@ -369,8 +363,7 @@ def test_tls_to_a_plain_server_is_degraded_with_its_reason_and_local_sessions_go
     tmp_path: Path, redis: RedisServer,
 ) -> None:
     tls = machine(tmp_path, "t", f"rediss://:{redis.password}@127.0.0.1:{redis.port}")
-    tls.start()
-    try:
+    with running(tls):
         bus = wait_for(lambda: (c := bus_status(tls))["status"] == "degraded"
                        and not c["detail"].endswith(": connecting") and c)
         assert bus["detail"].startswith("rediss://***@127.0.0.1")
@@ -378,5 +371,3 @@ def test_tls_to_a_plain_server_is_degraded_with_its_reason_and_local_sessions_go
         t.write(t.prompt("go"))
         wait_for(lambda: t.session_id in tls.sessions())
         assert redis.password not in tls.output()
-    finally:
-        tls.kill()

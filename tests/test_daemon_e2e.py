@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests import daemon_proc
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess, make_daemon, running
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript
 from tests.waiting import wait_for
@@ -107,8 +107,7 @@ async def test_bad_input_keeps_the_daemon_serving(daemon: DaemonProcess, events:
 
 async def test_root_created_after_start(tmp_path: Path) -> None:
     proc = make_daemon(tmp_path / "d")  # CLAUDE_CONFIG_DIR does not exist yet
-    proc.start()
-    try:
+    with running(proc):
         async with SSEClient(f"{proc.base_url}/events", token=proc.token) as client:
             await client.next_of("snapshot")
             t = ClaudeTranscript(proc.claude_projects)
@@ -116,8 +115,6 @@ async def test_root_created_after_start(tmp_path: Path) -> None:
             appeared = await client.next_of("transition", timeout=20)
             assert appeared.data["session_id"] == t.session_id
             assert appeared.data["to"] == "working"
-    finally:
-        proc.kill()
 
 
 async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
@@ -126,8 +123,7 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
         settings="[daemon]\napproval_after_s = 0.5\nevent_buffer = 20\n",
     )
     proc.claude_projects.mkdir(parents=True)
-    proc.start()
-    try:
+    with running(proc):
         t = ClaudeTranscript(proc.claude_projects)
         async with SSEClient(f"{proc.base_url}/events", token=proc.token) as first:
             await first.next_of("snapshot")
@@ -168,8 +164,6 @@ async def test_last_event_id_resume_and_reset(tmp_path: Path) -> None:
             snapshot = await stale.next()
             assert snapshot.event == "snapshot"
             assert t.session_id in {s["id"] for s in snapshot.data["sessions"]}
-    finally:
-        proc.kill()
 
 
 async def test_sigterm_tells_clients_and_exits_promptly(daemon: DaemonProcess) -> None:
@@ -255,15 +249,12 @@ def test_startup_classifies_existing_files_without_events(tmp_path: Path) -> Non
     old.write(old.prompt("old work"))
     two_days_ago = time.time() - 2 * 86400
     os.utime(old.path, (two_days_ago, two_days_ago))
-    proc.start()
-    try:
+    with running(proc):
         sessions = proc.sessions()
         assert sessions[waiting.session_id]["status"] == "waiting_for_input"
         assert sessions[old.session_id]["status"] == "idle"
         _, listing = proc.get("/api/sessions")
         assert listing["last_event_id"] == 0  # nothing was published for them
-    finally:
-        proc.kill()
 
 
 async def test_a_subagent_waiting_for_approval_makes_its_parent_wait(

@@ -28,7 +28,7 @@ from sessiond.protocol import MAX_TITLE, PendingTool, Session, bound, clip
 from sessiond.read.jsonl import decode_line
 
 from tests import daemon_proc
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess, make_daemon, running
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript, now_iso
 from tests.waiting import wait_for
@@ -96,8 +96,7 @@ def test_symlinks_out_of_the_root_and_symlink_loops_are_ignored(tmp_path: Path, 
     (projects / "outside-proj").symlink_to(secret_dir)  # a symlinked project directory
     (legit.path.parent / f"{uuid.uuid4()}.jsonl").symlink_to(secret.path)  # a symlinked file
     (legit.path.parent / f"{uuid.uuid4()}.jsonl").symlink_to("/dev/zero")
-    daemon.start()
-    try:
+    with running(daemon):
         assert set(daemon.sessions()) == {legit.session_id}
         # While it runs: the outside transcript grows, new ones appear, new links too.
         secret.write(secret.tool_use("Bash", {"command": "cat ~/.ssh/id_rsa"}))
@@ -117,8 +116,6 @@ def test_symlinks_out_of_the_root_and_symlink_loops_are_ignored(tmp_path: Path, 
         assert set(sessions) == {legit.session_id, second.session_id}
         assert all(not s["cwd"].startswith("/secret") for s in sessions.values())
         assert daemon.get("/metrics")[0] == 200
-    finally:
-        daemon.kill()
     assert "Traceback" not in daemon.output()
 
 
@@ -263,8 +260,7 @@ def check_shown(session: dict[str, Any]) -> None:
 async def test_garbage_nesting_huge_strings_and_lone_surrogates_are_shown_safely(tmp_path: Path) -> None:
     daemon = make_daemon(tmp_path / "d")
     daemon.claude_projects.mkdir(parents=True)
-    daemon.start()
-    try:
+    with running(daemon):
         async with SSEClient(f"{daemon.base_url}/events", token=daemon.token) as events:
             await events.next_of("snapshot")
             evil = "\ud800 lone \udfff \x1b]0;pwned\x07 \x1b[2J \u202e txt.exe \x00 NUL"
@@ -299,8 +295,6 @@ async def test_garbage_nesting_huge_strings_and_lone_surrogates_are_shown_safely
         assert healthy(daemon)
         kinds = Counter(w.get("kind") for w in warnings(daemon) if w.get("path") == str(t.path))
         assert kinds["garbage"] == 1 and kinds["huge-line"] == 1, kinds
-    finally:
-        daemon.kill()
     assert "Traceback" not in daemon.output()
 
 
@@ -318,8 +312,7 @@ def test_a_broken_whole_document_transcript_is_survived(tmp_path: Path) -> None:
     ]
     for i, body in enumerate(bad):
         (chats / f"session-2025-01-01T00-00-{i:02d}{i:08x}.json").write_bytes(body)
-    daemon.start()
-    try:
+    with running(daemon):
         for i, body in enumerate(bad):
             (chats / f"session-2025-01-01T00-00-{i:02d}{i:08x}.json").write_bytes(body + b" ")
         legit = ClaudeTranscript(daemon.claude_projects)
@@ -333,8 +326,6 @@ def test_a_broken_whole_document_transcript_is_survived(tmp_path: Path) -> None:
         settle(daemon)
         for session in daemon.sessions().values():
             check_shown(session)
-    finally:
-        daemon.kill()
     assert "Traceback" not in daemon.output()
 
 
@@ -345,14 +336,11 @@ def test_a_transcript_with_an_undecodable_name_is_skipped(tmp_path: Path) -> Non
     odd = os.fsencode(legit.path.parent) + b"/\xff\xfe\x1b.jsonl"
     with open(odd, "wb") as fh:
         fh.write((json.dumps(legit.prompt("odd")) + "\n").encode())
-    daemon.start()
-    try:
+    with running(daemon):
         with open(odd, "ab") as fh:
             fh.write((json.dumps(legit.reply("more")) + "\n").encode())
         settle(daemon)
         assert set(daemon.sessions()) == {legit.session_id}
-    finally:
-        daemon.kill()
     assert "Traceback" not in daemon.output()
 
 
@@ -463,8 +451,7 @@ def test_swapping_a_transcript_for_a_symlink_never_reads_through_it(tmp_path: Pa
     so the outside file's title never shows (measured before the fix: 43 times in 15 s)."""
     daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
     daemon.claude_projects.mkdir(parents=True)
-    daemon.start()
-    try:
+    with running(daemon):
         t = ClaudeTranscript(daemon.claude_projects)
         t.write(t.prompt("my own task"))
         wait_for(lambda: t.session_id in daemon.sessions())
@@ -503,15 +490,12 @@ def test_swapping_a_transcript_for_a_symlink_never_reads_through_it(tmp_path: Pa
         assert swaps > 1000, swaps  # the race was really run
         assert leaked == []
         assert daemon.get("/health")[0] == 200
-    finally:
-        daemon.kill()
 
 
 def test_a_transcript_rewritten_in_place_shows_its_new_content(tmp_path: Path) -> None:
     daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
     daemon.claude_projects.mkdir(parents=True)
-    daemon.start()
-    try:
+    with running(daemon):
         t = ClaudeTranscript(daemon.claude_projects)
         t.write(t.prompt("the old task " + "x" * 200), t.reply("finished the old task"))
         wait_for(lambda: daemon.sessions().get(t.session_id, {}).get("status") == "waiting_for_input")
@@ -523,8 +507,6 @@ def test_a_transcript_rewritten_in_place_shows_its_new_content(tmp_path: Path) -
         assert t.path.stat().st_ino == inode
         wait_for(lambda: daemon.sessions()[t.session_id]["title"] == "the new task")
         assert daemon.sessions()[t.session_id]["status"] == "working"
-    finally:
-        daemon.kill()
 
 
 def test_inputs_that_would_cost_unbounded_memory_are_skipped_with_one_warning_each(tmp_path: Path) -> None:
@@ -534,8 +516,7 @@ def test_inputs_that_would_cost_unbounded_memory_are_skipped_with_one_warning_ea
     (The memory and loop-lag figures are in bench/, not asserted here.)"""
     daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
     daemon.claude_projects.mkdir(parents=True)
-    daemon.start()
-    try:
+    with running(daemon):
         t = ClaudeTranscript(daemon.claude_projects)
         t.write(t.prompt("before the bomb"))
         wait_for(lambda: t.session_id in daemon.sessions())
@@ -558,15 +539,12 @@ def test_inputs_that_would_cost_unbounded_memory_are_skipped_with_one_warning_ea
         assert "too many nested values" in next(w["event"] for w in found if w["path"] == str(dense))
         assert len([w for w in found if w["path"] == str(huge)]) == 1
         assert daemon.get("/health")[0] == 200
-    finally:
-        daemon.kill()
 
 
 def test_a_million_tiny_lines_are_all_read_while_the_daemon_keeps_answering(tmp_path: Path) -> None:
     daemon = make_daemon(tmp_path / "d", settings=SETTINGS)
     daemon.claude_projects.mkdir(parents=True)
-    daemon.start()
-    try:
+    with running(daemon):
         t = ClaudeTranscript(daemon.claude_projects)
         t.write(t.prompt("a burst follows"))
         wait_for(lambda: t.session_id in daemon.sessions())
@@ -578,8 +556,6 @@ def test_a_million_tiny_lines_are_all_read_while_the_daemon_keeps_answering(tmp_
         _, text = daemon.get("/metrics")
         found = re.search(r"^sessiond_lines_read_total (\d+)$", text, re.M)
         assert found and int(found.group(1)) >= 1_000_002 and answered >= 1
-    finally:
-        daemon.kill()
 
 
 def test_the_symlink_check_fails_closed_when_a_part_cannot_be_checked(tmp_path: Path) -> None:

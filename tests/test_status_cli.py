@@ -12,7 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess, make_daemon, running
 from tests.tmux_server import TmuxServer
 from tests.transcripts import ClaudeTranscript
 from tests.waiting import wait_for
@@ -37,8 +37,7 @@ def test_old_sessions_are_named_from_their_heads_and_hidden_unless_all(tmp_path:
     os.utime(old.path, (two_days_ago, two_days_ago))
     fresh = ClaudeTranscript(daemon.claude_projects, cwd="/home/u/web")
     fresh.write(fresh.prompt("fix the form"))
-    daemon.start()
-    try:
+    with running(daemon):
         described = wait_for(lambda: (s := daemon.sessions().get(old.session_id)) and s["title"] and s)
         assert (described["project"], described["branch"], described["title"]) == \
             ("archive-project", "release", "migrate the billing tables")
@@ -49,8 +48,6 @@ def test_old_sessions_are_named_from_their_heads_and_hidden_unless_all(tmp_path:
         everything = status(daemon, "--all")
         row = next(line for line in everything.stdout.splitlines() if "migrate the billing" in line)
         assert "archive-project" in row and "release" in row
-    finally:
-        daemon.kill()
 
 
 def test_the_table_fits_an_80_column_pane_and_watch_redraws_on_events(
@@ -58,8 +55,7 @@ def test_the_table_fits_an_80_column_pane_and_watch_redraws_on_events(
 ) -> None:
     daemon = make_daemon(tmp_path / "d")
     daemon.claude_projects.mkdir(parents=True)
-    daemon.start()
-    try:
+    with running(daemon):
         long = ClaudeTranscript(daemon.claude_projects, cwd="/home/u/a-project-with-a-long-name",
                                 branch="feature/a-very-long-branch-name-that-would-wrap-the-row")
         long.write(long.prompt("refactor the payment retry logic so it backs off exponentially " * 2))
@@ -79,5 +75,3 @@ def test_the_table_fits_an_80_column_pane_and_watch_redraws_on_events(
         fresh.write(fresh.prompt("ship it"), fresh.reply("Shipped."))
         wait_for(lambda: "waiting for you" in tmux.tmux("capture-pane", "-p", "-t", watch))
         assert shlex.quote("shop") in tmux.tmux("capture-pane", "-p", "-t", watch)
-    finally:
-        daemon.kill()

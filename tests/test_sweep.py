@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.daemon_proc import make_daemon
+from tests.daemon_proc import make_daemon, running
 from tests.transcripts import ClaudeTranscript
 from tests.waiting import wait_for
 
@@ -18,10 +18,7 @@ def test_the_stat_sweep_finds_a_change_the_watcher_missed(tmp_path: Path) -> Non
     proc.claude_projects.mkdir(parents=True)
     t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/app")
     t.write(t.prompt("first"))
-    proc.start()
-    try:
+    with running(proc):
         assert proc.sessions()[t.session_id]["status"] == "working"  # found at start
         t.write(t.reply("done"))
         wait_for(lambda: proc.sessions()[t.session_id]["status"] == "waiting_for_input")
-    finally:
-        proc.kill()

@@ -20,7 +20,7 @@ from typing import Any
 import psutil
 import pytest
 
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess, make_daemon, running
 from tests.tmux_server import STANDIN, TmuxServer
 from tests.transcripts import ClaudeTranscript
 from tests.waiting import wait_for
@@ -215,8 +215,7 @@ def test_a_toast_click_focuses_the_terminal_and_its_reply_is_typed(tmp_path: Pat
     with notification_server(tmp_path / "bus", capabilities=["actions", "body", "inline-reply"]) as toasts:
         proc = make_daemon(tmp_path / "d", args=[], extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
         proc.claude_projects.mkdir(parents=True)
-        proc.start()
-        try:
+        with running(proc):
             sid, record, cwd = str(uuid.uuid4()), tmp_path / "typed.txt", project(tmp_path, "shop")
             pane = tmux.standin(proc.claude_projects, sid, record, cwd)
             wait_for(lambda: terminal_of(proc, sid))
@@ -235,8 +234,6 @@ def test_a_toast_click_focuses_the_terminal_and_its_reply_is_typed(tmp_path: Pat
             tmux.tmux("select-window", "-t", "main:0")
             toasts.control("InvokeAction", toast["id"], "default")
             wait_for(lambda: tmux.display(pane, "#{pane_active}#{window_active}") == "11")
-        finally:
-            proc.kill()
 
 
 def scans(daemon: DaemonProcess) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_proc import make_daemon
+from tests.daemon_proc import make_daemon, running
 from tests.fake_notifications import start_private_bus
 from tests.transcripts import ClaudeTranscript
 from tests.waiting import wait_for
@@ -73,8 +73,7 @@ def test_a_wait_is_shown_by_dunst_and_withdrawn_when_the_agent_moves_on(
 ) -> None:
     proc = make_daemon(tmp_path / "d", args=[], extra_env={"DBUS_SESSION_BUS_ADDRESS": dunst.address})
     proc.claude_projects.mkdir(parents=True)
-    proc.start()
-    try:
+    with running(proc):
         assert "(dunst 1." in proc.get("/health")[1]["components"]["notifier"]["detail"]
         t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/shop", branch="main")
         t.write(t.prompt("deploy it"))
@@ -87,5 +86,3 @@ def test_a_wait_is_shown_by_dunst_and_withdrawn_when_the_agent_moves_on(
         shown = dunst.history()
         assert shown[0] == {"summary": "Needs approval — shop (main)", "body": "Bash: git push origin main"}
         assert len(shown) == 1
-    finally:
-        proc.kill()

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.daemon_proc import make_daemon
+from tests.daemon_proc import make_daemon, running
 from tests.desktop import notification_server
 from tests.sse import SSEClient
 from tests.transcripts import ClaudeTranscript
@@ -15,8 +15,7 @@ from tests.waiting import wait_for
 
 def test_without_a_notification_backend_the_daemon_is_healthy_but_degraded(tmp_path: Path) -> None:
     proc = make_daemon(tmp_path / "d", args=[])  # toasts wanted, but there is no bus
-    proc.start()
-    try:
+    with running(proc):
         status, health = proc.get("/health")
         assert status == 200
         assert health["status"] == "degraded"
@@ -27,8 +26,6 @@ def test_without_a_notification_backend_the_daemon_is_healthy_but_degraded(tmp_p
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 1  # degraded, per the contract
         assert "notifier: unavailable" in result.stdout
-    finally:
-        proc.kill()
 
 
 async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: Path) -> None:
@@ -36,8 +33,7 @@ async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: P
         proc = make_daemon(tmp_path / "d", args=[],
                            extra_env={"DBUS_SESSION_BUS_ADDRESS": toasts.address})
         proc.claude_projects.mkdir(parents=True)
-        proc.start()
-        try:
+        with running(proc):
             assert proc.get("/health")[1]["components"]["notifier"]["status"] == "ok"
             t = ClaudeTranscript(proc.claude_projects, cwd="/home/u/shop", branch="main")
             async with SSEClient(f"{proc.base_url}/events", token=proc.token) as client:
@@ -62,8 +58,6 @@ async def test_an_approval_wait_toasts_once_with_the_pending_command(tmp_path: P
             assert "python" not in str(toast.get("app_icon", "")).lower()
             status, metrics = proc.get("/metrics")
             assert status == 200 and "sessiond_toasts_sent_total 2" in metrics
-        finally:
-            proc.kill()
 
 
 async def test_mute_and_quiet_hours_apply_to_a_running_daemon(tmp_path: Path) -> None:
