@@ -205,6 +205,14 @@ def classify(state: TranscriptState, now: datetime, limits: Thresholds) -> Class
     )
 
 
+def parts_under(path: Path, root: Path) -> tuple[str, ...] | None:
+    """The parts of `path` below `root`, or None when it does not lie under it."""
+    try:
+        return path.relative_to(root).parts
+    except ValueError:
+        return None
+
+
 def line_ref(line_no: int | None) -> str:
     """`line 67` when the line number is known, `last line` style text otherwise."""
     return f"line {line_no}" if line_no is not None else "a recent line"

@@ -37,6 +37,7 @@ from sessiond.sources.base import (
     Thresholds,
     Verdict,
     line_ref,
+    parts_under,
     project_name,
 )
 from sessiond.sources.claude.wording import Intent, intent
@@ -171,9 +172,8 @@ class ClaudeSource:
         return [claude_home(env, home) / "projects"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
+        parts = parts_under(path, root)
+        if parts is None:
             return None
         name = path.name
         if not name.endswith(".jsonl") or name == "journal.jsonl":

@@ -34,6 +34,7 @@ from sessiond.sources.base import (
     Thresholds,
     Verdict,
     line_ref,
+    parts_under,
     project_name,
 )
 from sessiond.sources.plugin import agent_root
@@ -400,9 +401,8 @@ class CodexSource:
         return [codex_home(env, home) / "sessions"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
+        parts = parts_under(path, root)
+        if parts is None:
             return None
         name = parts[-1] if parts else ""
         if not (name.startswith("rollout-") and name.endswith(".jsonl")):

@@ -34,6 +34,7 @@ from sessiond.sources.base import (
     Thresholds,
     Verdict,
     line_ref,
+    parts_under,
     project_name,
 )
 from sessiond.sources.plugin import agent_root
@@ -277,9 +278,8 @@ class CopilotSource:
         return [copilot_home(env, home) / "session-state"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
+        parts = parts_under(path, root)
+        if parts is None:
             return None
         if len(parts) == 2 and parts[1] == "events.jsonl":
             return FileInfo("copilot", parts[0])

@@ -23,6 +23,7 @@ from sessiond.sources.base import (
     Thresholds,
     Verdict,
     line_ref,
+    parts_under,
     project_name,
 )
 from sessiond.sources.plugin import agent_root
@@ -163,9 +164,8 @@ class CursorSource:
         return [agent_root(env, "CURSOR_HOME", home / ".cursor") / "projects"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
+        parts = parts_under(path, root)
+        if parts is None:
             return None
         if len(parts) < 3 or parts[1] != "agent-transcripts" or path.suffix != ".jsonl":
             return None

@@ -36,6 +36,7 @@ from sessiond.sources.base import (
     Thresholds,
     Verdict,
     line_ref,
+    parts_under,
     project_name,
 )
 from sessiond.sources.plugin import agent_root
@@ -345,9 +346,8 @@ class GeminiSource:
         return [gemini_home(env, home) / "tmp"]
 
     def identify(self, path: Path, root: Path) -> FileInfo | None:
-        try:
-            parts = path.relative_to(root).parts
-        except ValueError:
+        parts = parts_under(path, root)
+        if parts is None:
             return None
         if len(parts) not in (3, 4) or parts[1] != "chats":
             return None
