@@ -17,7 +17,7 @@ from sessiond.notify.backend import change_controls, load_controls
 from sessiond.notify.policy import Controls, mute_limit_problem, project_name_problem
 from sessiond.protocol import format_ts, utcnow
 from sessiond.store.db import Store, StoreError, no_space
-from sessiond.web.routes import CONTEXT, Context
+from sessiond.web.routes import CONTEXT, Context, error_response
 
 STORE: web.AppKey[Store] = web.AppKey("sessiond_store", Store)
 
@@ -52,18 +52,17 @@ async def get_controls(request: web.Request) -> web.Response:
 async def _project_from(request: web.Request) -> tuple[str, dict[str, Any]] | web.Response:
     ctx: Context = request.app[CONTEXT]
     if not ctx.access.allows(request):  # the guard checked already; writes check again
-        return web.json_response({"error": "A valid token or the panel's login is required."},
-                                 status=401)
+        return error_response(401, "A valid token or the panel's login is required.")
     try:
         body = json.loads(await request.read())
     except (ValueError, RecursionError):
         body = None
     if not isinstance(body, dict) or not isinstance(body.get("project"), str):
-        return web.json_response({"error": "Send a JSON object with a \"project\" name."}, status=400)
+        return error_response(400, "Send a JSON object with a \"project\" name.")
     project = body["project"].strip()
     problem = project_name_problem(project)
     if problem is not None:
-        return web.json_response({"error": problem}, status=400)
+        return error_response(400, problem)
     return project, body
 
 
@@ -76,14 +75,14 @@ async def mute(request: web.Request) -> web.Response:
     if seconds is not None and (
         isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0
     ):
-        return web.json_response({"error": "for_s must be a positive number of seconds."}, status=400)
+        return error_response(400, "for_s must be a positive number of seconds.")
     now = utcnow()
     until = now + timedelta(seconds=seconds) if seconds is not None else None
     ctx: Context = request.app[CONTEXT]
     current, _ = load_controls(ctx.config, request.app[STORE])
     problem = mute_limit_problem(current, project, now)
     if problem is not None:
-        return web.json_response({"error": problem}, status=409)
+        return error_response(409, problem)
     return _saved(lambda: change_controls(ctx.config, request.app[STORE],
                                           lambda c: c.with_mute(project, until, now)))
 
@@ -103,5 +102,5 @@ def _saved(change: Callable[[], object]) -> web.Response:
         change()
     except (StoreError, sqlite3.Error, OSError) as exc:
         reason = "the disk is full" if no_space(exc) else "the database cannot be written"
-        return web.json_response({"error": f"The change cannot be saved: {reason}."}, status=503)
+        return error_response(503, f"The change cannot be saved: {reason}.")
     return web.Response(status=204)
