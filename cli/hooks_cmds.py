@@ -32,7 +32,7 @@ from sessiond.sources.plugin import parse_version
 from sessiond.statedir import ensure_state_dir, load_token, read_runtime_quietly, read_token, rotate_token
 
 _AGENT = click.option(
-    "--agent", type=click.Choice(HOOK_AGENTS), help="Only this agent (default: all three)."
+    "--agent", type=click.Choice(HOOK_AGENTS), help="Only this agent (default: every one found here)."
 )
 
 
@@ -72,7 +72,7 @@ def token(rotate: bool) -> None:
 
 @click.group()
 def hooks() -> None:
-    """The agents' hooks: exact, instant status from Claude Code, Codex and Gemini CLI."""
+    """The agents' hooks: exact, instant status from Claude Code, Codex, Gemini CLI and OpenCode."""
 
 
 @hooks.command()
@@ -228,6 +228,7 @@ def _setup(agent: HookAgent | None, *, create_token: bool) -> Setup:
         token=token,
         forwarder=hook_install.forwarder_argv(config.state_dir if custom else None),
         claude_version=_claude_version(env) if agent in (None, "claude") else None,
+        state_dir=config.state_dir,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -31,6 +31,8 @@ from sessiond.notify.desktop import Notifier
 from sessiond.protocol import ComponentHealth
 from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources import all_sources
+from sessiond.sources.opencode.mirror import OpenCodeMirror
+from sessiond.sources.opencode.transcript import mirror_root, opencode_data_dir
 from sessiond.store.db import DB_NAME, Store, StoreError, move_aside, no_space
 from sessiond.store.persistence import Persistence
 from sessiond.terminals.service import Terminals
@@ -60,6 +62,8 @@ class Components:
     tasks: TaskSupervisor
     context: Context
     web_app: web.Application
+    # Logs sessiond keeps of agents that keep none (OpenCode): see sources/opencode/mirror.py.
+    mirrors: list[OpenCodeMirror] = field(default_factory=list)
     loop_lag_ms: float = 0.0
 
     def record_lag(self, lag_ms: float) -> None:
@@ -131,8 +135,26 @@ def build(config: Config, token: str) -> Components:
     notifier.answers_for = lambda sid: _toast_answers(engine, terminals, sid)
     notifier.terminals = terminals
     parts = Components(config, hub, publisher, engine, store, persistence, previous, notifier,
-                       terminals, bus, metrics, tasks, ctx, build_app(ctx))
+                       terminals, bus, metrics, tasks, ctx, build_app(ctx), mirrors=make_mirrors(config))
     return parts
+
+
+def make_mirrors(config: Config) -> list[OpenCodeMirror]:
+    """The mirror of OpenCode's storage (none in team mode: no local agents)."""
+    if not config.watch:
+        return []
+    return [OpenCodeMirror(opencode_data_dir(config.env, config.home), mirror_root(config.state_dir))]
+
+
+def sync_mirrors(parts: Components) -> None:
+    """Bring the mirrors up to date before the engine reads them at start, so what an
+    agent wrote while the daemon was down is caught up like any transcript (stamped
+    with its own times, never toasted as new)."""
+    for mirror in parts.mirrors:
+        try:
+            mirror.sync()
+        except OSError as exc:  # the state dir: its task will try again and report
+            log.warning("mirror not synced at start", data_dir=str(mirror.data_dir), error=str(exc))
 
 
 def _toast_answers(engine: Engine, terminals: Terminals, session_id: str) -> Callable[[str], None] | None:

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast, get_args
 
 Status = Literal["working", "waiting_for_approval", "waiting_for_input", "idle", "ended"]
 Source = Literal["transcript", "hook", "timer"]
-Agent = Literal["claude", "codex", "gemini", "cursor", "copilot"]
+Agent = Literal["claude", "codex", "gemini", "cursor", "copilot", "opencode"]
 ComponentStatus = Literal["ok", "degraded", "unavailable", "failed"]
 TerminalKind = Literal["tmux", "kitty", "wezterm", "iterm2", "terminal_app"]
 

@@ -108,6 +108,7 @@ class Server:
                                   "free some space, then start sessiond again.") from exc
             raise
         await parts.notifier.start()
+        await asyncio.to_thread(app.sync_mirrors, parts)
         app.start_engine(parts.engine, parts.previous)
         self._runner = web.AppRunner(
             parts.web_app,
@@ -173,6 +174,8 @@ class Server:
         tasks.spawn("heartbeat", lambda: heartbeat_loop(config.state_dir / HEARTBEAT_NAME))
         tasks.spawn("terminals", parts.terminals.run)
         tasks.spawn("describe_old", lambda: describe_old_sessions(engine))
+        for mirror in parts.mirrors:
+            tasks.spawn("mirror_opencode", mirror.run)
         supervisor = parent.supervisor_pid(os.environ)
         if supervisor is not None:
             parent.die_with_parent()

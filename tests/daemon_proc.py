@@ -214,7 +214,7 @@ def make_daemon(
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SESSIOND_", "CLAUDE_", "CODEX_", "GEMINI_", "CURSOR_", "COPILOT_"))
+        if not k.startswith(("SESSIOND_", "CLAUDE_", "CODEX_", "GEMINI_", "CURSOR_", "COPILOT_", "OPENCODE_"))
         and k not in ("XDG_CONFIG_HOME", "XDG_DATA_HOME")
     }
     env.update(
@@ -226,6 +226,7 @@ def make_daemon(
             "GEMINI_CLI_HOME": str(root / "gemini-home"),
             "CURSOR_HOME": str(root / "cursor"),
             "COPILOT_HOME": str(root / "copilot"),
+            "OPENCODE_DATA_DIR": str(root / "opencode"),
             "HOME": str(root / "home"),
             "PYTHONUNBUFFERED": "1",
         }

@@ -11,6 +11,7 @@ from sessiond.hooks import forward
 from sessiond.hooks.install import HOOK_AGENTS
 from sessiond.protocol import AGENTS
 from sessiond.sources import display_name, plugins
+from sessiond.sources.base import watched_roots
 from sessiond.sources.plugin import HookSetup
 
 REGISTERED = list(plugins())
@@ -31,7 +32,7 @@ def test_each_agent_implements_every_part(agent: str, tmp_path: Path) -> None:
     # Transcript rules: a source for this agent, with roots under the given home.
     source = plugin.source()
     assert source.agent == agent
-    roots = source.roots({}, tmp_path)
+    roots = watched_roots(source, {}, tmp_path, tmp_path / "state")
     assert roots and all(root.is_relative_to(tmp_path) for root in roots)
     # Hook payloads: an unknown event maps to no status; a payload without ids names no session.
     assert plugin.map_hook("NoSuchEvent", {}) == (None, "", {})
@@ -43,11 +44,12 @@ def test_each_agent_implements_every_part(agent: str, tmp_path: Path) -> None:
 
 
 def test_the_installer_covers_exactly_the_agents_with_a_recipe() -> None:
-    assert tuple(a for a in REGISTERED if plugins()[a].hook_recipe is not None) == HOOK_AGENTS
+    assert tuple(a for a in REGISTERED if plugins()[a].hook_recipe is not None
+                 or plugins()[a].plugin_file is not None) == HOOK_AGENTS
     assert "cursor" not in HOOK_AGENTS  # Cursor's hooks are set up in Cursor itself
 
 
-@pytest.mark.parametrize("agent", HOOK_AGENTS)
+@pytest.mark.parametrize("agent", [a for a in HOOK_AGENTS if plugins()[a].hook_recipe is not None])
 def test_install_recipes_write_only_our_own_entries(agent: str, tmp_path: Path) -> None:
     recipe = plugins()[agent].hook_recipe
     assert recipe is not None

@@ -20,7 +20,7 @@ export const CARD_FIELDS = ["status", "status_since", "parent_id", "project", "b
 
 // The agents' names as people see them (sources/<agent>/__init__.py `display_name`;
 // tests/test_agent_plugins.py checks that they agree).
-export const AGENT_NAMES = { claude: "Claude", codex: "Codex", gemini: "Gemini", cursor: "Cursor", copilot: "Copilot" };
+export const AGENT_NAMES = { claude: "Claude", codex: "Codex", gemini: "Gemini", cursor: "Cursor", copilot: "Copilot", opencode: "OpenCode" };
 export const STATUS_WORDS = {
   waiting_for_approval: "needs approval",
   waiting_for_input: "waiting for input",

@@ -36,6 +36,7 @@ from sessiond.sources.base import (
     Thresholds,
     classify,
     project_name,
+    watched_roots,
 )
 
 log = structlog.get_logger(__name__)
@@ -50,7 +51,8 @@ class Engine:
         self.config = config
         self.publisher = publisher
         self._emit = publisher.emit
-        self.roots = [Root(s, path) for s in sources for path in s.roots(config.env, config.home)]
+        self.roots = [Root(s, path) for s in sources
+                      for path in watched_roots(s, config.env, config.home, config.state_dir)]
         self.files: dict[Path, TrackedFile] = {}
         self.stats = ReadStats()
         self._warn = WarnOnce(log)

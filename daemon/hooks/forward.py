@@ -27,7 +27,7 @@ MAX_PAYLOAD = 1024 * 1024
 # The last failure, where `sessiond hooks status` and `doctor` show it (a hook must never
 # fail the agent, so this file is the only place a failure can be seen).
 FAILURE_NAME = "hook-failure.json"
-AGENTS = ("claude", "codex", "gemini", "cursor", "copilot")
+AGENTS = ("claude", "codex", "gemini", "cursor", "copilot", "opencode")
 
 
 def main(argv: list[str] | None = None) -> int:

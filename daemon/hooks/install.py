@@ -55,11 +55,14 @@ from sessiond.sources.plugin import (
     _FORWARDER_NAMES,
     HookRecipe,
     HookSetup,
+    PluginFileRecipe,
     is_our_command,
 )
 
 # The agents whose hooks sessiond installs: those whose plugin has a recipe.
-HOOK_AGENTS: tuple[str, ...] = tuple(a for a, p in plugins().items() if p.hook_recipe is not None)
+HOOK_AGENTS: tuple[str, ...] = tuple(
+    a for a, p in plugins().items() if p.hook_recipe is not None or p.plugin_file is not None
+)
 HookAgent = str
 
 
@@ -249,6 +252,9 @@ def _installed(data: dict[str, Any], path: Path, ours: Ours) -> dict[str, list[d
 
 
 def hook_file(agent: HookAgent, setup: Setup) -> Path:
+    own = plugins()[agent].plugin_file
+    if own is not None:
+        return own.path(setup.env, setup.home)
     return _recipe(agent).settings_file(setup.env, setup.home)
 
 
@@ -325,6 +331,9 @@ def uninstall(agent: HookAgent, setup: Setup) -> list[Change]:
 
 
 def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
+    own = plugins()[agent].plugin_file
+    if own is not None:
+        return _edit_plugin_file(agent, own, setup, install=install)
     # Read and check every file first: one bad file means nothing is written for the agent.
     planned: list[tuple[Path, bytes | None, bytes]] = []
     path = hook_file(agent, setup)
@@ -362,6 +371,26 @@ def _edit(agent: HookAgent, setup: Setup, *, install: bool) -> list[Change]:
     if any(c.changed for c in changes):
         changes[0].notes.append(f"restart running {agent} sessions to load the change")
     return changes
+
+
+def _edit_plugin_file(
+    agent: HookAgent, own: PluginFileRecipe, setup: Setup, *, install: bool
+) -> list[Change]:
+    """A plugin file that is all ours: written whole (0600, backed up if it changed), or removed."""
+    path = own.path(setup.env, setup.home)
+    raw = _read(path)
+    if install:
+        wanted = own.render(setup).encode("utf-8")
+        if raw == wanted:
+            return [Change(path, False)]
+        change = Change(path, True, write_atomic(path, wanted, private=True))
+    else:
+        if raw is None:
+            return [Change(path, False)]
+        path.unlink()
+        change = Change(path, True)
+    change.notes.append(f"restart running {agent} sessions to load the change")
+    return [change]
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -403,6 +432,18 @@ def _claude_warnings(data: dict[str, Any], setup: Setup) -> list[str]:
 def status(agent: HookAgent, setup: Setup) -> list[FileStatus]:
     """What is installed for one agent (one entry per file)."""
     path = hook_file(agent, setup)
+    own = plugins()[agent].plugin_file
+    if own is not None:
+        found = FileStatus(path, path.exists(), expected=["plugin"])
+        try:
+            raw = _read(path)
+        except HookInstallError as exc:
+            found.problem = str(exc)
+            return [found]
+        if raw is not None:
+            found.installed = ["plugin"]
+            found.stale = raw != own.render(setup).encode("utf-8")
+        return [found]
     recipe = _recipe(agent)
     build, ours = recipe.groups, recipe.ours
     wanted = build(setup)

@@ -19,9 +19,10 @@ def plugins() -> dict[str, AgentPlugin]:
     from sessiond.sources.copilot import PLUGIN as COPILOT
     from sessiond.sources.cursor import PLUGIN as CURSOR
     from sessiond.sources.gemini import PLUGIN as GEMINI
+    from sessiond.sources.opencode import PLUGIN as OPENCODE
 
     # Claude first: `inspect` tries formats in this order, and Claude's is the most common.
-    found = [CLAUDE, CODEX, GEMINI, CURSOR, COPILOT]
+    found = [CLAUDE, CODEX, GEMINI, CURSOR, COPILOT, OPENCODE]
     return {p.agent: p for p in found}
 
 

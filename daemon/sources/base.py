@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from sessiond.protocol import MAX_REASON, Agent, JSONDict, PendingTool, Source, Status, clip, duration_text
 
@@ -152,6 +152,22 @@ class AgentSource(Protocol):
         """Does this record look like this agent's format? (For `inspect` and for
         telling a stray file of another agent apart.)"""
         ...
+
+
+@runtime_checkable
+class MirroredSource(Protocol):
+    """A source whose agent keeps no append-only log (OpenCode): sessiond writes one, a
+    mirror, under its own state dir, and the engine follows that."""
+
+    def mirror_root(self, state_dir: Path) -> Path: ...
+
+
+def watched_roots(source: AgentSource, env: Mapping[str, str], home: Path, state_dir: Path) -> list[Path]:
+    """The folders the engine follows for a source: its agent's own, and its mirror's."""
+    paths = list(source.roots(env, home))
+    if isinstance(source, MirroredSource):
+        paths.append(source.mirror_root(state_dir))
+    return paths
 
 
 @dataclass(slots=True)

@@ -49,6 +49,8 @@ class HookSetup:
     token: str
     forwarder: tuple[str, ...]  # argv of `sessiond-hook`, without the agent
     claude_version: Version | None = None  # None: unknown, taken to be current
+    # The daemon's state dir (a plugin that reads runtime.json itself needs it).
+    state_dir: Path | None = None
 
     @property
     def claude_url(self) -> str:
@@ -68,6 +70,15 @@ class HookRecipe:
 
 
 @dataclass(frozen=True, slots=True)
+class PluginFileRecipe:
+    """What `sessiond hooks install` writes for an agent whose hooks are a file of sessiond's
+    own (OpenCode's JavaScript plugins): the whole file is ours, written or removed."""
+
+    path: Callable[[Mapping[str, str], Path], Path]  # (env, home) -> the file
+    render: Callable[[HookSetup], str]
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPlugin:
     agent: Agent
     display_name: str
@@ -77,6 +88,8 @@ class AgentPlugin:
     session_key: Callable[[Mapping[str, Any]], str]
     # None: sessiond does not install this agent's hooks (Cursor: set up in Cursor).
     hook_recipe: HookRecipe | None = None
+    # Or a file of our own in the agent's plugin folder (OpenCode).
+    plugin_file: PluginFileRecipe | None = None
     # How its process is recognised (`sessiond.terminals.matching`): a program name (the
     # executable, or the script an interpreter runs: `node …/claude`), or a package path
     # part (`@anthropic-ai/claude-code` in `node …/@anthropic-ai/claude-code/cli.js`).

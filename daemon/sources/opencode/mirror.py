@@ -1,0 +1,223 @@
+"""The OpenCode mirror: OpenCode's storage, followed read-only, as one append-only log per
+session under the state dir, which the engine then tails like any transcript.
+
+Why a mirror: the engine's whole machinery (offsets that survive restarts, catch-up
+without repeats, `inspect`, replays) works on append-only logs, and OpenCode keeps none
+(it updates rows in place). `sync_database` / `sync_tree` read what changed since the
+cursor, turn each row into a record (`records.to_record`) and append the records whose
+fingerprint differs from the last one written for that row; the cursor (the newest write
+time seen) is saved after the records, so a crash in between re-reads rows whose records
+are then found to be written already: nothing repeated, nothing lost.
+
+Following: the database and its WAL are stat-ed every `poll_s` (two stat calls) and read
+only when one changed; the JSON tree of OpenCode before 1.2 is watched with watchfiles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sessiond.protocol import JSONDict
+from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id, record_key, to_record
+from sessiond.sources.opencode.storage import (
+    DB_NAME,
+    STORAGE,
+    StorageError,
+    database_signature,
+    read_database,
+    read_tree_files,
+    tree_files_since,
+)
+
+log = structlog.get_logger(__name__)
+
+CURSOR_NAME = ".cursor.json"
+# Rows are re-read from this long before the newest write seen: a transaction that
+# commits after a later-stamped one is still found (the fingerprints drop repeats).
+SLACK_MS = 5_000
+# The first start reads sessions written in the last week; older ones are over.
+FIRST_WINDOW_MS = 7 * 24 * 3600 * 1000
+_ORDER = {"session": 0, "message": 1, "part": 2}
+# Sessions whose fingerprints are kept in memory (reloaded from their log when needed).
+_MAX_SESSIONS = 256
+_MAX_WARNED = 1000
+
+
+class OpenCodeMirror:
+    def __init__(self, data_dir: Path, mirror_dir: Path, *, poll_s: float = 0.1) -> None:
+        self.data_dir = data_dir
+        self.mirror_dir = mirror_dir
+        self.poll_s = poll_s
+        self.records_written = 0
+        self._cursor = self._load_cursor()
+        self._seen: OrderedDict[str, dict[str, int]] = OrderedDict()
+        self._paths: dict[str, Path] = {}
+        self._warned: OrderedDict[str, None] = OrderedDict()
+        self._signature: tuple[tuple[int, int, int], ...] | None = None
+        # The database and the tree are synced in worker threads: one at a time.
+        self._lock = threading.Lock()
+
+    # -- one pass ---------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Read everything new in both layouts; returns the records written."""
+        return self.sync_database() + self.sync_tree()
+
+    def sync_database(self) -> int:
+        db = self.data_dir / DB_NAME
+        if not db.is_file():
+            return 0
+        since = self._since("db_ms")
+        try:
+            rows, problems = read_database(db, since)
+        except StorageError as exc:
+            self._warn("opencode database unreadable; will retry", str(exc))
+            return 0
+        return self._apply("db_ms", rows, problems)
+
+    def sync_tree(self, paths: Iterable[Path] | None = None) -> int:
+        storage = self.data_dir / STORAGE
+        if not storage.is_dir():
+            return 0
+        if paths is None:
+            paths = tree_files_since(storage, self._since("tree_ms") * 1_000_000)
+        rows, problems = read_tree_files(storage, paths)
+        return self._apply("tree_ms", rows, problems)
+
+    def _since(self, layout: str) -> int:
+        known = self._cursor.get(layout)
+        if known is None:
+            return int(time.time() * 1000) - FIRST_WINDOW_MS
+        return known - SLACK_MS
+
+    def _apply(self, layout: str, rows: list[Row], problems: list[str]) -> int:
+        with self._lock:
+            return self._append(layout, rows, problems)
+
+    def _append(self, layout: str, rows: list[Row], problems: list[str]) -> int:
+        for problem in problems:
+            self._warn("opencode row skipped", problem)
+        rows.sort(key=lambda r: (_ORDER[r.kind], r.updated_ms, r.id))
+        for row in rows:
+            if row.kind == "session" and row.session_id not in self._paths:
+                self._paths[row.session_id] = self._path_for(row)
+        by_session: dict[str, list[JSONDict]] = {}
+        for row in rows:
+            try:
+                record = to_record(row)
+            except BadRow as exc:
+                self._warn("opencode row skipped", f"{exc} ({row.kind} {row.id[:40]})")
+                continue
+            seen = self._seen_for(row.session_id)
+            key, mark = record_key(record), hash(fingerprint(record))
+            if seen.get(key) == mark:
+                continue
+            seen[key] = mark
+            by_session.setdefault(row.session_id, []).append(record)
+        written = 0
+        for sid, records in by_session.items():
+            path = self._paths.get(sid) or self.mirror_dir / f"{sid}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(text)
+            written += len(records)
+        newest = max((r.updated_ms for r in rows), default=None)
+        if newest is not None and newest > self._cursor.get(layout, 0):
+            self._cursor[layout] = newest
+            self._save_cursor()
+        elif layout not in self._cursor:
+            self._cursor[layout] = int(time.time() * 1000) - FIRST_WINDOW_MS + SLACK_MS
+        self.records_written += written
+        return written
+
+    def _path_for(self, row: Row) -> Path:
+        parent = good_id(row.data.get("parentID"))
+        if parent:
+            return self.mirror_dir / parent / "subagents" / f"{row.session_id}.jsonl"
+        return self.mirror_dir / f"{row.session_id}.jsonl"
+
+    def _seen_for(self, sid: str) -> dict[str, int]:
+        """The fingerprint of the last record written for each row of a session, loaded
+        from its log the first time it is needed."""
+        seen = self._seen.get(sid)
+        if seen is not None:
+            self._seen.move_to_end(sid)
+            return seen
+        seen = {}
+        path = self._paths.get(sid) or self.mirror_dir / f"{sid}.jsonl"
+        try:
+            with open(path, encoding="utf-8") as fh:
+                for line in fh:
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue  # a torn last line (a crash mid-write): rewritten next
+                    if isinstance(record, dict):
+                        seen[record_key(record)] = hash(fingerprint(record))
+        except FileNotFoundError:
+            pass
+        self._seen[sid] = seen
+        while len(self._seen) > _MAX_SESSIONS:
+            self._seen.popitem(last=False)
+        return seen
+
+    def _warn(self, event: str, reason: str) -> None:
+        """One warning per distinct problem: a bad row is read again on every pass."""
+        if reason in self._warned:
+            return
+        self._warned[reason] = None
+        while len(self._warned) > _MAX_WARNED:
+            self._warned.popitem(last=False)
+        log.warning(event, agent="opencode", reason=reason)
+
+    # -- the cursor ---------------------------------------------------------------------
+
+    def _load_cursor(self) -> dict[str, int]:
+        try:
+            data: Any = json.loads((self.mirror_dir / CURSOR_NAME).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if k in ("db_ms", "tree_ms") and isinstance(v, int)}
+
+    def _save_cursor(self) -> None:
+        self.mirror_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.mirror_dir / (CURSOR_NAME + ".tmp")
+        tmp.write_text(json.dumps(self._cursor), "utf-8")
+        os.replace(tmp, self.mirror_dir / CURSOR_NAME)
+
+    # -- following --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Follow both layouts until cancelled (a supervised task)."""
+        await asyncio.gather(self._follow_database(), self._follow_tree())
+
+    async def _follow_database(self) -> None:
+        while True:
+            signature = database_signature(self.data_dir)
+            if signature != self._signature:
+                self._signature = signature
+                await asyncio.to_thread(self.sync_database)
+            await asyncio.sleep(self.poll_s)
+
+    async def _follow_tree(self) -> None:
+        from watchfiles import awatch
+
+        storage = self.data_dir / STORAGE
+        while not storage.is_dir():
+            await asyncio.sleep(1.0)
+        await asyncio.to_thread(self.sync_tree)
+        async for changes in awatch(storage, step=10, debounce=50, recursive=True):
+            paths = [Path(p) for _, p in changes]
+            await asyncio.to_thread(self.sync_tree, paths)

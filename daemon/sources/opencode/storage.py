@@ -1,0 +1,238 @@
+"""Reading OpenCode's storage, read-only: the SQLite database (1.2 and later) and the JSON
+file tree before it. The only module that opens OpenCode's files.
+
+The database is OpenCode's, in WAL mode, written while we read: sessiond opens it with a
+`mode=ro` URI (it can never write, nor take a write lock), reads the three tables inside
+one short read transaction (a consistent snapshot; WAL readers never block the writer),
+closes it at once (an open reader would hold back OpenCode's checkpoints), and retries a
+few times on SQLITE_BUSY (a checkpoint or recovery in progress).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import quote
+
+from sessiond.protocol import JSONDict
+from sessiond.sources.opencode.records import BadRow, Row, RowKind, good_id
+
+DB_NAME = "opencode.db"
+STORAGE = "storage"
+BUSY_RETRIES = 4
+BUSY_WAIT_S = 0.05
+# The largest row or file taken (a part holding a whole file's text is cut off here).
+MAX_ROW_BYTES = 4 * 1024 * 1024
+
+
+class StorageError(Exception):
+    """The database cannot be read now (locked past the retries, or not a database)."""
+
+
+def database_signature(data_dir: Path) -> tuple[tuple[int, int, int], ...]:
+    """What changes whenever OpenCode commits: the database's and its WAL's stat."""
+    found = []
+    for name in (DB_NAME, DB_NAME + "-wal"):
+        try:
+            st = os.stat(data_dir / name)
+        except OSError:
+            found.append((0, 0, 0))
+        else:
+            found.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(found)
+
+
+def read_database(db: Path, since_ms: int) -> tuple[list[Row], list[str]]:
+    """Rows written at or after `since_ms` (with the session rows they belong to), and
+    one sentence per row that could not be used."""
+    for attempt in range(BUSY_RETRIES):
+        try:
+            return _read_database(db, since_ms)
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or attempt == BUSY_RETRIES - 1:
+                raise StorageError(f"cannot read {db}: {exc}") from exc
+            time.sleep(BUSY_WAIT_S * (attempt + 1))
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot read {db}: {exc}") from exc
+    raise AssertionError("unreachable")
+
+
+def _read_database(db: Path, since_ms: int) -> tuple[list[Row], list[str]]:
+    uri = f"file:{quote(str(db))}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_WAIT_S, isolation_level=None)) as conn:
+        conn.row_factory = sqlite3.Row
+        conn.execute("BEGIN")  # one snapshot for the three reads
+        messages = conn.execute(
+            "SELECT id, session_id, time_updated, data FROM message WHERE time_updated >= ?", (since_ms,)
+        ).fetchall()
+        parts = conn.execute(
+            "SELECT id, message_id, session_id, time_updated, data FROM part WHERE time_updated >= ?",
+            (since_ms,),
+        ).fetchall()
+        touched = {str(r["session_id"]) for r in (*messages, *parts)}
+        sessions = conn.execute("SELECT * FROM session WHERE time_updated >= ?", (since_ms,)).fetchall()
+        missing = touched - {str(r["id"]) for r in sessions}
+        for chunk in _chunks(sorted(missing), 500):
+            marks = ",".join("?" * len(chunk))
+            sessions += conn.execute(f"SELECT * FROM session WHERE id IN ({marks})", chunk).fetchall()
+        conn.execute("COMMIT")
+    rows: list[Row] = []
+    problems: list[str] = []
+    for r in sessions:
+        _take(rows, problems, r, functools.partial(_session_row, r))
+    for r in messages:
+        _take(rows, problems, r, functools.partial(_data_row, "message", r, {"sessionID": r["session_id"]}))
+    for r in parts:
+        _take(rows, problems, r, functools.partial(
+            _data_row, "part", r, {"sessionID": r["session_id"], "messageID": r["message_id"]}))
+    return rows, problems
+
+
+def _take(rows: list[Row], problems: list[str], raw: sqlite3.Row, make: Callable[[], Row]) -> None:
+    """Add one row, or say which row could not be used and why."""
+    try:
+        rows.append(make())
+    except (BadRow, ValueError, TypeError, KeyError, IndexError) as exc:
+        problems.append(f"{str(exc) or type(exc).__name__} (id {str(raw['id'])[:40]!r})")
+
+
+def _session_row(r: sqlite3.Row) -> Row:
+    keys = r.keys()
+    data: JSONDict = {
+        "id": r["id"],
+        "parentID": r["parent_id"] if "parent_id" in keys else None,
+        "directory": r["directory"] if "directory" in keys else "",
+        "title": r["title"] if "title" in keys else "",
+        "version": r["version"] if "version" in keys else "",
+        "time": {"created": r["time_created"], "updated": r["time_updated"],
+                 "archived": r["time_archived"] if "time_archived" in keys else None},
+    }
+    return Row("session", _text_id(r["id"]), _text_id(r["id"]), _ms(r["time_updated"]), data)
+
+
+def _data_row(kind: RowKind, r: sqlite3.Row, ids: JSONDict) -> Row:
+    raw = r["data"]
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    if not isinstance(raw, str) or len(raw) > MAX_ROW_BYTES:
+        raise BadRow(f"a {kind} row whose data is not JSON text of at most {MAX_ROW_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise BadRow(f"a {kind} row whose data is not JSON") from exc
+    if not isinstance(data, dict):
+        raise BadRow(f"a {kind} row whose data is not a JSON object")
+    data = {**data, **ids, "id": r["id"]}
+    return Row(kind, _text_id(r["id"]), _text_id(r["session_id"]), _ms(r["time_updated"]), data)
+
+
+def _text_id(value: object) -> str:
+    ident = good_id(value)
+    if not ident:
+        raise BadRow("a row without a usable id")
+    return ident
+
+
+def _ms(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadRow("a row whose time_updated is not a number")
+    return int(value)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# -- the JSON file tree (OpenCode before 1.2) -----------------------------------------------
+
+
+def tree_files_since(storage: Path, since_ns: int) -> list[Path]:
+    """Every session, message and part file written at or after `since_ns` (mtime)."""
+    found = []
+    for kind in ("session", "message", "part"):
+        top = storage / kind
+        for directory in _subdirs(top):
+            for entry in _files(directory):
+                try:
+                    if entry.stat(follow_symlinks=False).st_mtime_ns >= since_ns:
+                        found.append(Path(entry.path))
+                except OSError:
+                    continue
+    return found
+
+
+def read_tree_files(storage: Path, paths: Iterable[Path]) -> tuple[list[Row], list[str]]:
+    """The rows these files hold (files outside the three folders are ignored), with the
+    session file of every session they touch."""
+    rows: list[Row] = []
+    problems: list[str] = []
+    sessions: set[str] = set()
+    for path in sorted(set(paths)):
+        kind = _tree_kind(storage, path)
+        if kind is None:
+            continue
+        try:
+            row = _tree_row(kind, path)
+        except FileNotFoundError:
+            continue  # removed meanwhile (a deleted session)
+        except (BadRow, OSError) as exc:
+            problems.append(f"{path.name}: {exc}")
+            continue
+        rows.append(row)
+        sessions.add(row.session_id)
+    for sid in sessions - {r.id for r in rows if r.kind == "session"}:
+        for path in (storage / "session").glob(f"*/{sid}.json"):
+            try:
+                rows.append(_tree_row("session", path))
+            except (BadRow, OSError) as exc:
+                problems.append(f"{path.name}: {exc}")
+    return rows, problems
+
+
+def _tree_kind(storage: Path, path: Path) -> RowKind | None:
+    try:
+        parts = path.relative_to(storage).parts
+    except ValueError:
+        return None
+    if len(parts) != 3 or not parts[2].endswith(".json") or parts[0] not in ("session", "message", "part"):
+        return None
+    return parts[0]  # type: ignore[return-value]
+
+
+def _tree_row(kind: RowKind, path: Path) -> Row:
+    st = path.lstat()
+    if not path.is_file() or path.is_symlink() or st.st_size > MAX_ROW_BYTES:
+        raise BadRow(f"not a regular file of at most {MAX_ROW_BYTES} bytes")
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, RecursionError) as exc:
+        raise BadRow("not JSON (half written, or not OpenCode's)") from exc
+    if not isinstance(data, dict):
+        raise BadRow("not a JSON object")
+    ident = _text_id(data.get("id"))
+    session = ident if kind == "session" else _text_id(data.get("sessionID"))
+    return Row(kind, ident, session, st.st_mtime_ns // 1_000_000, data)
+
+
+def _subdirs(top: Path) -> list[Path]:
+    try:
+        with os.scandir(top) as entries:
+            return [Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
+
+
+def _files(directory: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(directory) as entries:
+            return [e for e in entries if e.name.endswith(".json") and e.is_file(follow_symlinks=False)]
+    except OSError:
+        return []
