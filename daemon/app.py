@@ -27,11 +27,11 @@ from sessiond.engine.rules import KEYS_DECISION
 from sessiond.engine.table import Previous
 from sessiond.hooks import route as hooks_route
 from sessiond.hooks.decisions import Answer
+from sessiond.mirror.opencode import OpenCodeMirror
 from sessiond.notify.desktop import Notifier
 from sessiond.protocol import ComponentHealth
 from sessiond.service.tasks import TaskSupervisor
 from sessiond.sources import all_sources
-from sessiond.sources.opencode.mirror import OpenCodeMirror
 from sessiond.sources.opencode.transcript import mirror_root, opencode_data_dir
 from sessiond.store.db import DB_NAME, Store, StoreError, move_aside, no_space
 from sessiond.store.persistence import Persistence
@@ -62,7 +62,7 @@ class Components:
     tasks: TaskSupervisor
     context: Context
     web_app: web.Application
-    # Logs sessiond keeps of agents that keep none (OpenCode): see sources/opencode/mirror.py.
+    # Logs sessiond keeps of agents that keep none (OpenCode): see daemon/mirror/.
     mirrors: list[OpenCodeMirror] = field(default_factory=list)
     loop_lag_ms: float = 0.0
 

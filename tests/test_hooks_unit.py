@@ -194,6 +194,11 @@ def test_unusable_payloads_and_labels() -> None:
     assert (weird.status, weird.event) == (None, "hook")
     assert event_label("claude", claude("PermissionRequest")) == "PermissionRequest"
     assert event_label("claude", claude("Weird Event!")) == "other"
+    # OpenCode's events are dotted: the reason names them, the metrics label has "_".
+    dotted = {"hook_event_name": "permission.asked", "session_id": "ses_1",
+              "properties": {"permission": "bash"}}
+    assert event_label("opencode", dotted) == "permission_asked"
+    assert sig("opencode", dotted).reason.startswith("permission.asked hook: ")
     assert event_label("claude", claude("x" * 65)) == "other"
     assert event_label("claude", {"session_id": SID}) == "other"
 

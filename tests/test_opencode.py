@@ -8,6 +8,7 @@ see docs/agents/opencode.md). tests/test_opencode_real.py runs the real OpenCode
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,9 +21,9 @@ import structlog
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessiond.hooks import install as hook_install
+from sessiond.mirror.opencode import OpenCodeMirror
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.opencode import hooks
-from sessiond.sources.opencode.mirror import OpenCodeMirror
 from sessiond.sources.opencode.records import Row, to_record
 from sessiond.sources.opencode.transcript import OpenCodeSource, OpenCodeState, opencode_data_dir
 from sessiond.sources.plugin import HookSetup
@@ -214,6 +215,17 @@ def test_hostile_rows_are_skipped_with_one_warning_each(db: Database, mirror: Op
     state, _ = state_of(mirror, sid)
     assert state.meta.last_prompt == "still here"
     assert not list(mirror.mirror_dir.rglob("etc*")) and not (mirror.mirror_dir.parent / "x.jsonl").exists()
+
+
+def test_a_database_being_created_is_no_problem(tmp_path: Path) -> None:
+    # OpenCode creates the file, then its tables (migrations): in between, nothing to read.
+    data = tmp_path / "opencode"
+    data.mkdir()
+    sqlite3.connect(data / "opencode.db").close()
+    mirror = OpenCodeMirror(data, tmp_path / "mirror")
+    with structlog.testing.capture_logs() as logs:
+        assert mirror.sync() == 0
+    assert logs == []
 
 
 def test_a_file_that_is_not_a_database_is_one_warning(tmp_path: Path) -> None:

@@ -133,7 +133,7 @@ class Reconciled:
 def event_label(agent: str, payload: Mapping[str, Any]) -> str:
     """The event name as a bounded metrics label: [A-Za-z0-9_] only, else "other"."""
     name = _event_name(agent, payload)
-    name = name.replace("-", "_")
+    name = name.replace("-", "_").replace(".", "_")  # OpenCode's are dotted: permission.asked
     return name if _LABEL.fullmatch(name) else "other"
 
 
@@ -176,7 +176,7 @@ def parse_hook(agent: str, payload: Mapping[str, Any], received: datetime) -> Ho
         roots = payload.get("workspace_roots")
         if isinstance(roots, list) and roots:
             cwd = _text(roots[0])
-    label = event if _LABEL.fullmatch(event.replace("-", "_")) else "hook"
+    label = event if _LABEL.fullmatch(event.replace("-", "_").replace(".", "_")) else "hook"
     return HookSignal(
         agent=who,
         session_id=sid,

@@ -1,5 +1,5 @@
-"""OpenCode (sst/opencode): its storage read into a mirror log (`storage`, `records`,
-`mirror`), the rules over that log (`transcript`), its plugin events (`hooks`)."""
+"""OpenCode (sst/opencode): the records its storage becomes (`records`; the reading itself is
+in `sessiond.mirror`), the rules over them (`transcript`), its plugin events (`hooks`)."""
 
 from __future__ import annotations
 

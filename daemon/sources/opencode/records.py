@@ -2,7 +2,7 @@
 
 OpenCode keeps no append-only log of a session: it rewrites one row (or one JSON file)
 per session, message and part as they change (docs/agents/opencode.md). The mirror
-(`mirror.py`) reads those rows and appends one *record* per meaningful change to a log of
+(`sessiond.mirror.opencode`) reads those rows and appends one *record* per meaningful change to a log of
 its own, which the engine then follows like any transcript. A record is the row's
 OpenCode object, shrunk to what the rules read, wrapped with what kind of row it was and
 when OpenCode last wrote it:

@@ -279,7 +279,7 @@ def _pending(name: str, arguments: object) -> PendingTool:
 
 
 class OpenCodeSource:
-    """The engine follows the mirror's logs; OpenCode's own storage is read by `mirror.py`."""
+    """The engine follows the mirror's logs; OpenCode's own storage is read by `sessiond.mirror.opencode`."""
 
     agent: Agent = "opencode"
 

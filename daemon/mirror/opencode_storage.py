@@ -55,6 +55,8 @@ def read_database(db: Path, since_ms: int) -> tuple[list[Row], list[str]]:
         try:
             return _read_database(db, since_ms)
         except sqlite3.OperationalError as exc:
+            if str(exc).startswith("no such table"):
+                return [], []  # OpenCode is creating the database: its tables come next
             busy = "locked" in str(exc) or "busy" in str(exc)
             if not busy or attempt == BUSY_RETRIES - 1:
                 raise StorageError(f"cannot read {db}: {exc}") from exc

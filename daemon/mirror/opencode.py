@@ -26,9 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sessiond.protocol import JSONDict
-from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id, record_key, to_record
-from sessiond.sources.opencode.storage import (
+from sessiond.mirror.opencode_storage import (
     DB_NAME,
     STORAGE,
     StorageError,
@@ -37,6 +35,8 @@ from sessiond.sources.opencode.storage import (
     read_tree_files,
     tree_files_since,
 )
+from sessiond.protocol import JSONDict
+from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id, record_key, to_record
 
 log = structlog.get_logger(__name__)
 

@@ -1,0 +1,126 @@
+"""Real OpenCode sessions (tests/data/opencode/, written by opencode-ai 1.18.33 itself; see
+scripts/capture_opencode.py), replayed moment by moment from OpenCode's own event history,
+and loaded into the real daemon.
+
+The labels below were read off each file's events (what OpenCode did next), not taken
+from sessiond's rules: e.g. in `approved`, the bash part is `running` with no metadata from
+seq 12 for 8.1 s until the user allowed it (seq 14 starts it): OpenCode was asking.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sessiond.sources.base import FileInfo, Thresholds, classify
+from sessiond.sources.opencode.history import records_of, rows_from_events
+from sessiond.sources.opencode.transcript import OpenCodeSource
+
+from tests.daemon_proc import make_daemon, running
+from tests.waiting import wait_for
+
+DATA = Path(__file__).parent / "data" / "opencode"
+LIMITS = Thresholds()
+SOURCE = OpenCodeSource()
+
+# file: [(after event seq, seconds later, status)], then the end state.
+LABELS: dict[str, tuple[list[tuple[int, float, str]], str]] = {
+    "approved": ([
+        (3, 0.5, "working"),                   # the prompt was sent
+        (12, 1.0, "working"),                  # bash about to run: too soon to tell
+        (12, 5.0, "waiting_for_approval"),     # still not started: OpenCode asks
+        (12, 8.0, "waiting_for_approval"),     # just before the user allowed it
+        (14, 0.05, "working"),                 # started
+        (19, 0.01, "working"),                 # step done, the result goes back
+        (28, 1.0, "waiting_for_input"),        # "Done.", finish stop
+    ], "waiting_for_input"),
+    "rejected": ([
+        (12, 5.0, "waiting_for_approval"),
+        (14, 0.005, "working"),                # refused: the step is finishing
+        (17, 1.0, "waiting_for_input"),        # OpenCode stopped the turn
+    ], "waiting_for_input"),
+    "long-command": ([
+        (12, 0.05, "working"),
+        (14, 8.0, "working"),                  # a 9 s command, allowed: never a false alarm
+        (19, 0.001, "working"),
+        (28, 1.0, "waiting_for_input"),
+    ], "waiting_for_input"),
+    "interrupted": ([
+        (14, 3.5, "working"),
+        (16, 1.0, "waiting_for_input"),        # MessageAbortedError
+    ], "waiting_for_input"),
+}
+
+
+def events(name: str) -> list[tuple[int, str, str]]:
+    conn = sqlite3.connect(":memory:")
+    conn.executescript((DATA / f"{name}.sql").read_text(encoding="utf-8"))
+    return list(conn.execute("SELECT seq, type, data FROM event ORDER BY seq"))
+
+
+def moments(name: str) -> list[tuple[int, float, str, str]]:
+    """Each labelled moment's (seq, offset, expected, what the rules said)."""
+    labels, _ = LABELS[name]
+    state = SOURCE.new_state(FileInfo("opencode", name))
+    found = []
+    records = list(records_of(rows_from_events(events(name))))
+    for n, (seq, record) in enumerate(records, 1):
+        at = SOURCE.record_time(record)
+        assert at is not None
+        state.feed(record, n, at)
+        next_seq = records[n][0] if n < len(records) else None
+        for label_seq, offset, expected in labels:
+            # A label after event `seq` applies once every record up to it is fed.
+            if label_seq >= seq and (next_seq is None or label_seq < next_seq):
+                said = classify(state, at + timedelta(seconds=offset), LIMITS).status
+                found.append((label_seq, offset, expected, said))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(LABELS))
+def test_each_labelled_moment_of_a_real_session(name: str) -> None:
+    found = moments(name)
+    assert len(found) == len(LABELS[name][0]), "every label was reached"
+    wrong = [(seq, off, exp, said) for seq, off, exp, said in found if exp != said]
+    assert wrong == []
+
+
+def test_the_data_is_opencode_s_own() -> None:
+    for name in LABELS:
+        first = (DATA / f"{name}.sql").read_text(encoding="utf-8").splitlines()[0]
+        assert "real OpenCode 1.18.33" in first
+        assert any('"version":"1.18.33"' in data for _, _, data in events(name))
+
+
+def test_the_daemon_shows_each_real_session_s_end_state(tmp_path: Path) -> None:
+    """The dumps' rows in an OpenCode database (times moved to now, as if just written)."""
+    data = tmp_path / "d" / "opencode"
+    data.mkdir(parents=True)
+    db = sqlite3.connect(data / "opencode.db", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    expected = {}
+    for name, (_, end) in LABELS.items():
+        dump = sqlite3.connect(":memory:")
+        dump.executescript((DATA / f"{name}.sql").read_text(encoding="utf-8"))
+        shift = int(time.time() * 1000) - max(r[0] for r in dump.execute("SELECT time_updated FROM part"))
+        for table in ("session", "message", "part"):
+            columns = [c[1] for c in dump.execute(f"PRAGMA table_info({table})")]
+            if table == "session":
+                sid = dump.execute("SELECT id FROM session").fetchone()[0]
+                expected[sid] = end
+            db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
+            for row in dump.execute(f"SELECT * FROM {table}"):
+                values: list[Any] = list(row)
+                for i, column in enumerate(columns):
+                    if column in ("time_created", "time_updated") and isinstance(values[i], int):
+                        values[i] += shift
+                db.execute(f"INSERT INTO {table} VALUES ({', '.join('?' * len(values))})", values)
+    db.close()
+    with running(make_daemon(tmp_path / "d")) as daemon:
+        shown = wait_for(lambda: (s := daemon.sessions()) and all(k in s for k in expected) and s)
+        assert {sid: shown[sid]["status"] for sid in expected} == expected
+        assert all(shown[sid]["title"] == "Run the scripted command" for sid in expected)
