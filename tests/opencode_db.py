@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS part (
   time_updated integer NOT NULL, data text NOT NULL);
 """
 
+# Recent OpenCode's log of every change (its 2026-03-23 `events` migration).
+EVENT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event (
+  id text PRIMARY KEY, aggregate_id text NOT NULL, seq integer NOT NULL, type text NOT NULL,
+  data text NOT NULL);
+"""
+
 _counter = [0]
 
 
@@ -43,14 +50,27 @@ def now_ms() -> int:
 
 
 class Database:
-    def __init__(self, data_dir: Path, *, busy_timeout_ms: int = 0) -> None:
+    """`events=True`: recent OpenCode, which also appends every change to its `event`
+    table (as 1.18.33 does); False: an older database, with the three tables alone."""
+
+    def __init__(self, data_dir: Path, *, busy_timeout_ms: int = 0, events: bool = True) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "opencode.db"
         # OpenCode's own connection: WAL, and (busy_timeout 0 by default here) it fails at
         # once rather than wait if a reader ever held a lock it needs.
         self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.executescript(SCHEMA)
+        self.conn.executescript(SCHEMA + (EVENT_SCHEMA if events else ""))
+        self.events = events
+        self._seq: dict[str, int] = {}
+
+    def _event(self, sid: str, kind: str, data: dict[str, Any]) -> None:
+        if not self.events:
+            return
+        seq = self._seq.get(sid, -1) + 1
+        self._seq[sid] = seq
+        self.conn.execute("INSERT INTO event VALUES (?, ?, ?, ?, ?)",
+                          (new_id("evt"), sid, seq, f"{kind}.1", json.dumps({"sessionID": sid, **data})))
 
     def close(self) -> None:
         self.conn.close()
@@ -74,6 +94,14 @@ class Database:
             " time_archived=excluded.time_archived",
             (sid, parent, directory, title, t, t, t if archived else None),
         )
+        info: dict[str, Any] = {"id": sid, "slug": "calm-cactus", "projectID": "global",
+                                "directory": directory, "title": title, "version": "1.18.33",
+                                "time": {"created": t, "updated": t}}
+        if archived:
+            info["time"]["archived"] = t
+        if parent:
+            info["parentID"] = parent
+        self._event(sid, "session.updated", {"info": info})
         return sid
 
     def message(self, sid: str, data: dict[str, Any], mid: str | None = None) -> str:
@@ -84,6 +112,7 @@ class Database:
             " time_updated=excluded.time_updated, data=excluded.data",
             (mid, sid, t, t, json.dumps(data)),
         )
+        self._event(sid, "message.updated", {"info": {**data, "id": mid, "sessionID": sid}})
         return mid
 
     def part(self, sid: str, mid: str, data: dict[str, Any], pid: str | None = None) -> str:
@@ -94,6 +123,8 @@ class Database:
             " time_updated=excluded.time_updated, data=excluded.data",
             (pid, mid, sid, t, t, json.dumps(data)),
         )
+        part = {**data, "id": pid, "sessionID": sid, "messageID": mid}
+        self._event(sid, "message.part.updated", {"part": part, "time": t})
         return pid
 
     def raw(self, sql: str, *args: Any) -> None:

@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessiond.hooks import install as hook_install
 from sessiond.mirror.opencode import OpenCodeMirror
+from sessiond.mirror.opencode_storage import read_database
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.opencode import hooks
 from sessiond.sources.opencode.records import Row, to_record
@@ -59,9 +60,10 @@ def status(mirror: OpenCodeMirror, sid: str, after: float = 0.5) -> tuple[str, s
     return verdict.status, verdict.reason
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Any:
-    database = Database(tmp_path / "opencode")
+@pytest.fixture(params=["events", "tables"])
+def db(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """Both database layouts: recent OpenCode's (with its event log) and older ones."""
+    database = Database(tmp_path / "opencode", events=request.param == "events")
     yield database
     database.close()
 
@@ -217,6 +219,43 @@ def test_hostile_rows_are_skipped_with_one_warning_each(db: Database, mirror: Op
     assert not list(mirror.mirror_dir.rglob("etc*")) and not (mirror.mirror_dir.parent / "x.jsonl").exists()
 
 
+def test_recent_opencode_is_read_by_its_event_log(tmp_path: Path) -> None:
+    db = Database(tmp_path / "opencode", events=True)
+    sid = db.session()
+    um = db.message(sid, user())
+    first = read_database(db.path, 0, None)
+    assert first.scanned and first.event_rowid == 2  # a first read scans, then follows the log
+    am = db.message(sid, assistant(parent=um))
+    db.part(sid, am, tool("bash", "running", {"command": "make"}))
+    then = read_database(db.path, 0, first.event_rowid)
+    assert not then.scanned and then.event_rowid == 4
+    assert [r.kind for r in then.rows] == ["message", "part", "session"]  # its session row, for its path
+    # Sessions deleted (their events with them): the log is below our place, so scan again.
+    db.raw("DELETE FROM event")
+    again = read_database(db.path, 0, then.event_rowid)
+    assert again.scanned and again.event_rowid is None
+    db.close()
+
+
+def test_hostile_events_are_skipped_with_one_warning_each(tmp_path: Path) -> None:
+    db = Database(tmp_path / "opencode", events=True)
+    mirror = OpenCodeMirror(db.path.parent, tmp_path / "mirror")
+    sid = db.session()
+    mirror.sync()  # from here on, the event log is followed
+    for n, data in enumerate(['{"part": ', "[1]", '{"part": {"id": "../../x", "sessionID": "ses_1"}}',
+                              '{"info": {"id": 7}}']):
+        kind = "message.updated.1" if "info" in data else "message.part.updated.1"
+        db.raw("INSERT INTO event VALUES (?, ?, ?, ?, ?)", f"evt_bad{n}", sid, 100 + n, kind, data)
+    um = db.message(sid, user())
+    db.part(sid, um, prompt("still read"))
+    with structlog.testing.capture_logs() as logs:
+        mirror.sync()
+    assert [e["event"] for e in logs] == ["opencode row skipped"] * 4
+    state, _ = state_of(mirror, sid)
+    assert state.meta.last_prompt == "still read"
+    db.close()
+
+
 def test_a_database_being_created_is_no_problem(tmp_path: Path) -> None:
     # OpenCode creates the file, then its tables (migrations): in between, nothing to read.
     data = tmp_path / "opencode"
@@ -243,7 +282,8 @@ WRITER = """
 import json, sqlite3, sys, time
 sys.path.insert(0, sys.argv[3])
 from tests.opencode_db import Database, assistant, tool
-db = Database(__import__("pathlib").Path(sys.argv[1]))   # busy_timeout 0: any lock is an error
+# busy_timeout 0: any lock held by the reader would be an error here.
+db = Database(__import__("pathlib").Path(sys.argv[1]), events=sys.argv[4] == "events")
 sid, n = sys.argv[2], 400
 um = db.message(sid, {"role": "user", "time": {"created": 1}})
 am = db.message(sid, assistant(parent=um))
@@ -255,14 +295,15 @@ print("ok")
 """
 
 
-def test_a_database_written_by_another_process_while_read(tmp_path: Path) -> None:
+@pytest.mark.parametrize("layout", ["events", "tables"])
+def test_a_database_written_by_another_process_while_read(tmp_path: Path, layout: str) -> None:
     data = tmp_path / "opencode"
-    db = Database(data)
+    db = Database(data, events=layout == "events")
     sid = db.session()
     db.close()
     mirror = OpenCodeMirror(data, tmp_path / "mirror")
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(data), sid, str(Path.cwd())],
+        [sys.executable, "-c", WRITER, str(data), sid, str(Path.cwd()), layout],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -509,10 +550,9 @@ def test_the_daemon_follows_an_opencode_session(daemon: DaemonProcess, tmp_path:
         lambda: (s := daemon.sessions()[sid])["status"] == "waiting_for_approval" and s, timeout=15
     )
     assert waiting["pending_tool"]["summary"] == "git push origin release"
-    # A hostile row meanwhile: one warning, the session goes on.
-    db.raw(
-        "INSERT INTO part VALUES ('prt_evil', ?, ?, 1, ?, '{\"type\": ')", am, sid, int(time.time() * 1000)
-    )
+    # A hostile entry meanwhile (in OpenCode's event log, which the daemon follows once it
+    # has read the database once): one warning, the session goes on.
+    db.raw("INSERT INTO event VALUES ('evt_evil', ?, 999, 'message.part.updated.1', '{\"part\": ')", sid)
     pid = db.part(sid, am, tool("bash", "completed", {"command": "git push origin release"}, output="done"))
     db.message(sid, assistant(completed=True, finish="tool-calls", parent=um), mid=am)
     wait_for(lambda: daemon.sessions()[sid]["status"] == "working")

@@ -66,7 +66,7 @@ def moments(name: str) -> list[tuple[int, float, str, str]]:
     """Each labelled moment's (seq, offset, expected, what the rules said)."""
     labels, _ = LABELS[name]
     state = SOURCE.new_state(FileInfo("opencode", name))
-    found = []
+    found: list[tuple[int, float, str, str]] = []
     records = list(records_of(rows_from_events(events(name))))
     for n, (seq, record) in enumerate(records, 1):
         at = SOURCE.record_time(record)

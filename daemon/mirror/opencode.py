@@ -47,6 +47,9 @@ SLACK_MS = 5_000
 # The first start reads sessions written in the last week; older ones are over.
 FIRST_WINDOW_MS = 7 * 24 * 3600 * 1000
 _ORDER = {"session": 0, "message": 1, "part": 2}
+# After a scan by time (databases without an event log), wait this many times its cost
+# before the next: at most a tenth of a core, however big the database.
+SCAN_SHARE = 10.0
 # Sessions whose fingerprints are kept in memory (reloaded from their log when needed).
 _MAX_SESSIONS = 256
 _MAX_WARNED = 1000
@@ -63,6 +66,8 @@ class OpenCodeMirror:
         self._paths: dict[str, Path] = {}
         self._warned: OrderedDict[str, None] = OrderedDict()
         self._signature: tuple[tuple[int, int, int], ...] | None = None
+        # How long to wait after a database read before the next (see SCAN_SHARE).
+        self.min_gap_s = 0.0
         # The database and the tree are synced in worker threads: one at a time.
         self._lock = threading.Lock()
 
@@ -77,12 +82,23 @@ class OpenCodeMirror:
         if not db.is_file():
             return 0
         since = self._since("db_ms")
+        started = time.perf_counter()
         try:
-            rows, problems = read_database(db, since)
+            read = read_database(db, since, self._cursor.get("event_rowid"))
         except StorageError as exc:
             self._warn("opencode database unreadable; will retry", str(exc))
             return 0
-        return self._apply("db_ms", rows, problems)
+        if read.scanned:
+            # A scan costs more as the database grows: keep it to a tenth of a core.
+            self.min_gap_s = SCAN_SHARE * (time.perf_counter() - started)
+        else:
+            self.min_gap_s = 0.0
+        written = self._apply("db_ms", read.rows, read.problems, in_order=not read.scanned)
+        if read.event_rowid is not None and read.event_rowid != self._cursor.get("event_rowid"):
+            with self._lock:
+                self._cursor["event_rowid"] = read.event_rowid
+                self._save_cursor()
+        return written
 
     def sync_tree(self, paths: Iterable[Path] | None = None) -> int:
         storage = self.data_dir / STORAGE
@@ -99,14 +115,17 @@ class OpenCodeMirror:
             return int(time.time() * 1000) - FIRST_WINDOW_MS
         return known - SLACK_MS
 
-    def _apply(self, layout: str, rows: list[Row], problems: list[str]) -> int:
+    def _apply(self, layout: str, rows: list[Row], problems: list[str], *, in_order: bool = False) -> int:
+        """Append the records of `rows`: in their order when it is OpenCode's own (its
+        event log), else sessions first, then messages, then parts, each by write time."""
         with self._lock:
+            if not in_order:
+                rows = sorted(rows, key=lambda r: (_ORDER[r.kind], r.updated_ms, r.id))
             return self._append(layout, rows, problems)
 
     def _append(self, layout: str, rows: list[Row], problems: list[str]) -> int:
         for problem in problems:
             self._warn("opencode row skipped", problem)
-        rows.sort(key=lambda r: (_ORDER[r.kind], r.updated_ms, r.id))
         for row in rows:
             if row.kind == "session" and row.session_id not in self._paths:
                 self._paths[row.session_id] = self._path_for(row)
@@ -189,7 +208,8 @@ class OpenCodeMirror:
             return {}
         if not isinstance(data, dict):
             return {}
-        return {k: v for k, v in data.items() if k in ("db_ms", "tree_ms") and isinstance(v, int)}
+        keys = ("db_ms", "tree_ms", "event_rowid")
+        return {k: v for k, v in data.items() if k in keys and isinstance(v, int) and not isinstance(v, bool)}
 
     def _save_cursor(self) -> None:
         self.mirror_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -209,7 +229,7 @@ class OpenCodeMirror:
             if signature != self._signature:
                 self._signature = signature
                 await asyncio.to_thread(self.sync_database)
-            await asyncio.sleep(self.poll_s)
+            await asyncio.sleep(max(self.poll_s, self.min_gap_s))
 
     async def _follow_tree(self) -> None:
         from watchfiles import awatch

@@ -23,16 +23,21 @@ from sessiond.protocol import JSONDict
 from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id, record_key, to_record
 
 
-def rows_from_events(events: Iterable[tuple[int, str, str]]) -> Iterator[tuple[int, Row]]:
-    """`(seq, type, data JSON)` in seq order → `(seq, row)`: the row each event wrote, with
-    its time (ms)."""
-    now = 0
+def rows_from_events(
+    events: Iterable[tuple[int, str, str]], *, start_ms: int = 0, problems: list[str] | None = None
+) -> Iterator[tuple[int, Row]]:
+    """`(seq, type, data JSON)` in order → `(seq, row)`: the row each event wrote, with its
+    time (ms; `start_ms` until an event tells a later one). An event that is not a JSON
+    object, or names no usable ids, is left out (and said in `problems`, when given)."""
+    now = start_ms
     for seq, kind, raw in events:
         try:
             data = json.loads(raw)
-        except ValueError:
-            continue
+        except (ValueError, RecursionError):
+            data = None
         if not isinstance(data, dict):
+            if problems is not None:
+                problems.append(f"an event whose data is not a JSON object ({kind[:40]!r} #{seq})")
             continue
         if kind.startswith("message.part.updated"):
             part = data.get("part")
@@ -41,11 +46,18 @@ def rows_from_events(events: Iterable[tuple[int, str, str]]) -> Iterator[tuple[i
                 now = max(now, written)
             if isinstance(part, dict) and good_id(part.get("id")) and good_id(part.get("sessionID")):
                 yield seq, Row("part", part["id"], part["sessionID"], now, part)
+            elif problems is not None:
+                problems.append(f"a part event without usable ids ({kind[:40]!r} #{seq})")
             continue
+        if not kind.startswith(("session.created", "session.updated", "message.updated")):
+            continue  # events that change nothing the rules read (diffs, removals…)
         info = data.get("info")
         if not isinstance(info, dict) or not good_id(info.get("id")):
+            if problems is not None:
+                problems.append(f"an event without usable ids ({kind[:40]!r} #{seq})")
             continue
-        times = info.get("time") if isinstance(info.get("time"), dict) else {}
+        raw_times = info.get("time")
+        times: JSONDict = raw_times if isinstance(raw_times, dict) else {}
         if kind.startswith(("session.created", "session.updated")):
             updated = times.get("updated")
             now = max(now, updated) if isinstance(updated, int) else now
