@@ -18,13 +18,26 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench import accuracy, bus, decisions, hooks, idle, latency, load, profile, shutdown, startup, terminals
+from bench import (
+    accuracy,
+    bus,
+    decisions,
+    hooks,
+    idle,
+    latency,
+    load,
+    opencode,
+    profile,
+    shutdown,
+    startup,
+    terminals,
+)
 from bench.procstat import load_average
 from bench.report import Row, rows_for, table
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("latency", "hooks", "decisions", "startup", "load", "idle", "bursts", "terminals", "bus",
-             "accuracy", "shutdown")
+             "opencode", "accuracy", "shutdown")
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ class Sizes:
     bus_sessions: int = 40
     bus_period: float = 4.0
     bus_seconds: float = 30.0
+    opencode_samples: int = 200
+    opencode_sessions: int = 2000
 
 
 SMOKE = Sizes(
@@ -61,6 +76,7 @@ SMOKE = Sizes(
     idle_sessions=20, idle_clients=2, idle_seconds=3.0, bursts=1, burst_seconds=1.0,
     terminal_agents=5, other_processes=50, discovery_refreshes=3, focus_samples=5,
     bus_appends=20, bus_machines=2, bus_sessions=5, bus_period=1.0, bus_seconds=3.0,
+    opencode_samples=5, opencode_sessions=20,
 )
 
 
@@ -93,6 +109,8 @@ def run(name: str, sizes: Sizes, work: Path, backend: str, cache: Path) -> Any:
     if name == "bus":
         return bus.run(work, backend, appends=sizes.bus_appends, machines=sizes.bus_machines,
                        sessions=sizes.bus_sessions, period=sizes.bus_period, seconds=sizes.bus_seconds)
+    if name == "opencode":
+        return opencode.run(work, backend, samples=sizes.opencode_samples, sessions=sizes.opencode_sessions)
     if name == "terminals":
         return terminals.run(work, backend, agents=sizes.terminal_agents, others=sizes.other_processes,
                              refreshes=sizes.discovery_refreshes, samples=sizes.focus_samples)

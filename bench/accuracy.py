@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench import accuracy_opencode
 from bench.stats import percentile
 
 OFFSETS_S = (0.0, 0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 45, 60, 90, 120, 180, 300)
@@ -293,6 +294,7 @@ def summarize(verdicts: Sequence[Verdicts]) -> dict[str, Any]:
 
 def run(corpus: Path | None = None) -> dict[str, Any]:
     root = corpus or Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+    opencode = accuracy_opencode.run()
     if not (root / "claude").is_dir():
-        return {"files": 0, "note": f"no corpus at {root}"}
-    return run_on(root)
+        return {"files": 0, "note": f"no corpus at {root}", "opencode": opencode}
+    return {**run_on(root), "opencode": opencode}

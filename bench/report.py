@@ -86,9 +86,9 @@ def rows_for(name: str, r: Any) -> list[Row]:
                     f"{r['huge']['lines']} lines read in {r['huge']['seconds']} s, from "
                     f"{r['huge']['rss_before_mb']} MB")]
     if name == "accuracy":
+        rows = _opencode_accuracy(r["opencode"]) if "opencode" in r else []
         if not r.get("files"):
-            return [Row("accuracy", None, "", None, f"n/a ({r.get('note')})")]
-        rows = []
+            return [Row("accuracy", None, "", None, f"n/a ({r.get('note')})"), *rows]
         for version, s in r["by_version"].items():
             label = f"accuracy, Claude {version} ({s['moments']} moments)"
             approval, waiting = s["waiting_for_approval"], s["waiting_for_input"]
@@ -124,6 +124,20 @@ def rows_for(name: str, r: Any) -> list[Row]:
             note = fan.get("note", "nothing received")
             rows.append(Row("bus fan-in p99", None, "ms", 50.0, f"n/a ({note})"))
         return rows
+    if name == "opencode":
+        lat, cost = r["latency"], r["reads"]
+        rows = [Row("OpenCode database → SSE p50", lat.get("p50_ms"), "ms", None,
+                    f"{lat['samples']}/{lat['wanted']} samples"),
+                Row("OpenCode database → SSE p99", lat.get("p99_ms"), "ms", 150.0,
+                    f"max {lat.get('max_ms', 0):.1f} ms; polled every 50 ms")]
+        size = f"{cost['parts']:,} parts, {cost['db_mb']} MB"
+        rows += [Row("OpenCode read: by its event log", cost["event_read_cpu_ms"], "ms", 5.0,
+                     f"CPU, 30 new events in {size}"),
+                 Row("OpenCode read: scan by time", cost["scan_cpu_ms"], "ms", None,
+                     f"CPU, {size} (first read; databases without an event log)"),
+                 Row("OpenCode idle polling", cost["poll_cpu_percent"], "%", 0.5,
+                     "of a core, 20 stat pairs a second")]
+        return rows
     if name == "terminals":
         d, f = r["discovery"], r["focus"]
         found = (f"{d['agents_found']}/{d['agents']} agents found, {d['sessions_matched']} sessions "
@@ -139,6 +153,16 @@ def rows_for(name: str, r: Any) -> list[Row]:
                             f"n/a ({f.get('note', 'no sample')})"))
         return rows
     raise ValueError(name)
+
+
+def _opencode_accuracy(r: dict[str, Any]) -> list[Row]:
+    label = f"accuracy, OpenCode 1.18.33 ({r['moments']} moments, {r['files']} real sessions)"
+    rows = [Row(f"{label}: false alarms", r["false_alarms"], f"of {r['working']} working", 0.0)]
+    for name, key in (("approval", "waiting_for_approval"), ("input", "waiting_for_input")):
+        part = r[key]
+        rows.append(Row(f"{label}: {name} right", part["right"], f"of {part['labelled']}", None,
+                        f"said {part['said']} times, right {part['said_right']}"))
+    return rows
 
 
 def _pct(value: float | None) -> str:

@@ -20,6 +20,7 @@ from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.opencode.history import records_of, rows_from_events
 from sessiond.sources.opencode.transcript import OpenCodeSource
 
+from bench import accuracy_opencode
 from tests.daemon_proc import make_daemon, running
 from tests.waiting import wait_for
 
@@ -124,3 +125,14 @@ def test_the_daemon_shows_each_real_session_s_end_state(tmp_path: Path) -> None:
         shown = wait_for(lambda: (s := daemon.sessions()) and all(k in s for k in expected) and s)
         assert {sid: shown[sid]["status"] for sid in expected} == expected
         assert all(shown[sid]["title"] == "Run the scripted command" for sid in expected)
+
+
+def test_the_accuracy_benchmark_s_labels_and_verdicts_on_the_real_sessions() -> None:
+    # Its labeller reads what OpenCode did next; in `approved` that is one approval wait
+    # (the 8.1 s before the user allowed bash), in `long-command` none (it started at once).
+    approved = accuracy_opencode.label(list(rows_from_events(events("approved"))))
+    assert [m.label for m in approved].count("waiting_for_approval") == 1
+    long = accuracy_opencode.label(list(rows_from_events(events("long-command"))))
+    assert "waiting_for_approval" not in [m.label for m in long]
+    result = accuracy_opencode.run()
+    assert result["moments"] >= 20 and result["false_alarms"] == 0 and result["wrong"] == []

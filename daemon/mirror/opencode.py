@@ -9,7 +9,7 @@ fingerprint differs from the last one written for that row; the cursor (the newe
 time seen) is saved after the records, so a crash in between re-reads rows whose records
 are then found to be written already: nothing repeated, nothing lost.
 
-Following: the database and its WAL are stat-ed every `poll_s` (two stat calls) and read
+Following: the database and its WAL are stat-ed every `POLL_S` (two stat calls) and read
 only when one changed; the JSON tree of OpenCode before 1.2 is watched with watchfiles.
 """
 
@@ -41,6 +41,10 @@ from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id,
 log = structlog.get_logger(__name__)
 
 CURSOR_NAME = ".cursor.json"
+# How often the database's stat is checked: a change reaches SSE about half of this
+# later on average (bench/opencode.py); each check is two stat calls (0.02 % of a core
+# at this rate).
+POLL_S = 0.05
 # Rows are re-read from this long before the newest write seen: a transaction that
 # commits after a later-stamped one is still found (the fingerprints drop repeats).
 SLACK_MS = 5_000
@@ -56,7 +60,7 @@ _MAX_WARNED = 1000
 
 
 class OpenCodeMirror:
-    def __init__(self, data_dir: Path, mirror_dir: Path, *, poll_s: float = 0.1) -> None:
+    def __init__(self, data_dir: Path, mirror_dir: Path, *, poll_s: float = POLL_S) -> None:
         self.data_dir = data_dir
         self.mirror_dir = mirror_dir
         self.poll_s = poll_s
