@@ -95,6 +95,13 @@ def test_no_branch_and_no_project_still_say_something() -> None:
     assert body == "Claude asks for permission to go on"
 
 
+def test_every_agent_is_named_as_people_know_it() -> None:
+    s = session(project="", branch="").with_changes(cwd="", agent="opencode", title="Ship it")
+    assert toast_text(s, "waiting_for_approval") == (
+        "Needs approval — OpenCode", "OpenCode asks for permission to go on")
+    assert toast_text(s, "waiting_for_input")[1] == "OpenCode finished its turn on “Ship it”"
+
+
 def test_long_body_is_cut_to_fit() -> None:
     t = transition("working", "waiting_for_approval", tool=PendingTool("Bash", "x " * 500))
     body = run(t)[2]
