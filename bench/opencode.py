@@ -7,7 +7,7 @@
 - **reads**: one big database (`sessions` × 10 messages × 10 parts, with an event log) and
   what one read of it costs the mirror in CPU: the first read (a scan by `time_updated`,
   also the only way for databases without an event log) and a steady read of 30 new
-  events; plus the stat calls that notice a change (`POLL_S` apart: twenty a second).
+  events; plus the check that notices a commit (`CommitWatch`, `POLL_S` apart: twenty a second).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def build(path: Path, sessions: int) -> int:
 
 def reads(work: Path, *, sessions: int, runs: int) -> dict[str, Any]:
     from sessiond.mirror.opencode import POLL_S, OpenCodeMirror
-    from sessiond.mirror.opencode_storage import database_signature, read_database
+    from sessiond.mirror.opencode_storage import CommitWatch, read_database
 
     from tests.opencode_db import Database, assistant, tool, user
 
@@ -112,10 +112,13 @@ def reads(work: Path, *, sessions: int, runs: int) -> dict[str, Any]:
         steady = read_database(data / "opencode.db", since, first.event_rowid)
         event_ms.append((time.process_time() - t) * 1000)
         assert not steady.scanned and len(steady.rows) >= 30
+    watch = CommitWatch(data / "opencode.db")
+    watch.changed()
     t = time.process_time()
     for _ in range(1000):
-        database_signature(data)
+        watch.changed()
     per_check_s = (time.process_time() - t) / 1000
+    watch.close()
     mirror = OpenCodeMirror(data, data.parent / "mirror")
     t = time.process_time()
     mirror.sync()

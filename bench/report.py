@@ -136,7 +136,7 @@ def rows_for(name: str, r: Any) -> list[Row]:
                  Row("OpenCode read: scan by time", cost["scan_cpu_ms"], "ms", None,
                      f"CPU, {size} (first read; databases without an event log)"),
                  Row("OpenCode idle polling", cost["poll_cpu_percent"], "%", 0.5,
-                     "of a core, 20 stat pairs a second")]
+                     "of a core, 20 checks a second")]
         return rows
     if name == "terminals":
         d, f = r["discovery"], r["focus"]

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,26 @@ class Database:
         self.conn.executescript(SCHEMA + (EVENT_SCHEMA if events else ""))
         self.events = events
         self._seq: dict[str, int] = {}
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, as OpenCode's: its event and the row it projects commit
+        together (packages/opencode/src/sync/index.ts). Nested uses join the outer one."""
+        self._depth += 1
+        if self._depth == 1:
+            self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if self._depth == 1:
+                self.conn.execute("ROLLBACK")
+            raise
+        else:
+            if self._depth == 1:
+                self.conn.execute("COMMIT")
+        finally:
+            self._depth -= 1
 
     def _event(self, sid: str, kind: str, data: dict[str, Any]) -> None:
         if not self.events:
@@ -87,44 +109,48 @@ class Database:
         sid = sid or new_id("ses")
         t = now_ms()
         title = title or f"New session - {time.strftime('%Y-%m-%dT%H:%M:%S.000Z', time.gmtime())}"
-        self.conn.execute(
-            "INSERT INTO session (id, project_id, parent_id, slug, directory, title, version, time_created,"
-            " time_updated, time_archived) VALUES (?, 'global', ?, 'calm-cactus', ?, ?, '1.18.33', ?, ?, ?)"
-            " ON CONFLICT(id) DO UPDATE SET title=excluded.title, time_updated=excluded.time_updated,"
-            " time_archived=excluded.time_archived",
-            (sid, parent, directory, title, t, t, t if archived else None),
-        )
-        info: dict[str, Any] = {"id": sid, "slug": "calm-cactus", "projectID": "global",
-                                "directory": directory, "title": title, "version": "1.18.33",
-                                "time": {"created": t, "updated": t}}
-        if archived:
-            info["time"]["archived"] = t
-        if parent:
-            info["parentID"] = parent
-        self._event(sid, "session.updated", {"info": info})
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO session (id, project_id, parent_id, slug, directory, title, version,"
+                " time_created, time_updated, time_archived)"
+                " VALUES (?, 'global', ?, 'calm-cactus', ?, ?, '1.18.33', ?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET title=excluded.title, time_updated=excluded.time_updated,"
+                " time_archived=excluded.time_archived",
+                (sid, parent, directory, title, t, t, t if archived else None),
+            )
+            info: dict[str, Any] = {"id": sid, "slug": "calm-cactus", "projectID": "global",
+                                    "directory": directory, "title": title, "version": "1.18.33",
+                                    "time": {"created": t, "updated": t}}
+            if archived:
+                info["time"]["archived"] = t
+            if parent:
+                info["parentID"] = parent
+            self._event(sid, "session.updated", {"info": info})
         return sid
 
     def message(self, sid: str, data: dict[str, Any], mid: str | None = None) -> str:
         mid = mid or new_id("msg")
         t = now_ms()
-        self.conn.execute(
-            "INSERT INTO message VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-            " time_updated=excluded.time_updated, data=excluded.data",
-            (mid, sid, t, t, json.dumps(data)),
-        )
-        self._event(sid, "message.updated", {"info": {**data, "id": mid, "sessionID": sid}})
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO message VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                " time_updated=excluded.time_updated, data=excluded.data",
+                (mid, sid, t, t, json.dumps(data)),
+            )
+            self._event(sid, "message.updated", {"info": {**data, "id": mid, "sessionID": sid}})
         return mid
 
     def part(self, sid: str, mid: str, data: dict[str, Any], pid: str | None = None) -> str:
         pid = pid or new_id("prt")
         t = now_ms()
-        self.conn.execute(
-            "INSERT INTO part VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-            " time_updated=excluded.time_updated, data=excluded.data",
-            (pid, mid, sid, t, t, json.dumps(data)),
-        )
-        part = {**data, "id": pid, "sessionID": sid, "messageID": mid}
-        self._event(sid, "message.part.updated", {"part": part, "time": t})
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO part VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                " time_updated=excluded.time_updated, data=excluded.data",
+                (pid, mid, sid, t, t, json.dumps(data)),
+            )
+            part = {**data, "id": pid, "sessionID": sid, "messageID": mid}
+            self._event(sid, "message.part.updated", {"part": part, "time": t})
         return pid
 
     def raw(self, sql: str, *args: Any) -> None:

@@ -237,6 +237,26 @@ def test_recent_opencode_is_read_by_its_event_log(tmp_path: Path) -> None:
     db.close()
 
 
+def test_an_event_log_no_longer_kept_is_noticed(tmp_path: Path) -> None:
+    # An OpenCode that keeps its old event table but writes no more events (newer builds
+    # keep the log only with experimental workspaces on): rows added, no event.
+    db = Database(tmp_path / "opencode", events=True)
+    mirror = OpenCodeMirror(db.path.parent, tmp_path / "mirror")
+    sid = db.session()
+    um = db.message(sid, user())
+    mirror.sync()
+    db.events = False
+    am = db.message(sid, assistant(parent=um))
+    db.part(sid, am, text("All done."))
+    db.message(sid, assistant(completed=True, finish="stop", parent=um), mid=am)
+    with structlog.testing.capture_logs() as logs:
+        mirror.sync()
+    assert [e["event"] for e in logs] == ["this OpenCode keeps no event log; reading its tables instead"]
+    shown, _ = status(mirror, sid)
+    assert shown == "waiting_for_input"
+    db.close()
+
+
 def test_hostile_events_are_skipped_with_one_warning_each(tmp_path: Path) -> None:
     db = Database(tmp_path / "opencode", events=True)
     mirror = OpenCodeMirror(db.path.parent, tmp_path / "mirror")

@@ -9,6 +9,8 @@ seq 12 for 8.1 s until the user allowed it (seq 14 starts it): OpenCode was aski
 
 from __future__ import annotations
 
+import asyncio
+import json
 import sqlite3
 import time
 from datetime import timedelta
@@ -22,6 +24,9 @@ from sessiond.sources.opencode.transcript import OpenCodeSource
 
 from bench import accuracy_opencode
 from tests.daemon_proc import make_daemon, running
+from tests.daemon_replay import ReplayClock, is_subsequence
+from tests.opencode_db import EVENT_SCHEMA, Database
+from tests.sse import SSEClient, SSEEvent
 from tests.waiting import wait_for
 
 DATA = Path(__file__).parent / "data" / "opencode"
@@ -136,3 +141,92 @@ def test_the_accuracy_benchmark_s_labels_and_verdicts_on_the_real_sessions() -> 
     assert "waiting_for_approval" not in [m.label for m in long]
     result = accuracy_opencode.run()
     assert result["moments"] >= 20 and result["false_alarms"] == 0 and result["wrong"] == []
+
+
+# -- the real sessions, replayed live through the real daemon ----------------------------
+
+CLOCK = ReplayClock(scale=1 / 8, cap=3.0)
+# The statuses each session must show, in this order, among those the daemon publishes.
+KEY_STATUSES = {
+    "approved": ["working", "waiting_for_approval", "working", "waiting_for_input"],
+    "rejected": ["working", "waiting_for_approval", "waiting_for_input"],
+    "long-command": ["working", "waiting_for_input"],
+    "interrupted": ["working", "waiting_for_input"],
+}
+
+
+def write_event(db: Database, seq: int, kind: str, raw: str) -> None:
+    """What OpenCode does for one event: append it to its log, then update the row."""
+    data = json.loads(raw)
+    sid = data["sessionID"]
+    with db.transaction():  # as OpenCode: the event and its row commit together
+        db.raw("INSERT INTO event VALUES (?, ?, ?, ?, ?)", f"evt_{sid[-8:]}{seq:06d}", sid, seq, kind, raw)
+        project(db, sid, kind, data)
+
+
+def project(db: Database, sid: str, kind: str, data: dict[str, Any]) -> None:
+    """The row an event writes (OpenCode's projector for it)."""
+    if kind.startswith("session."):
+        info = data["info"]
+        db.session(sid, directory=info["directory"], title=info["title"], archived="archived" in info["time"])
+    elif kind.startswith("message.updated"):
+        info = dict(data["info"])
+        db.message(sid, {k: v for k, v in info.items() if k not in ("id", "sessionID")}, mid=info["id"])
+    elif kind.startswith("message.part.updated"):
+        part = dict(data["part"])
+        body = {k: v for k, v in part.items() if k not in ("id", "sessionID", "messageID")}
+        db.part(sid, part["messageID"], body, pid=part["id"])
+
+
+async def test_the_real_sessions_replayed_live_through_the_daemon(tmp_path: Path) -> None:
+    data = tmp_path / "d" / "opencode"
+    db = Database(data, events=False)  # the rows are written here; the log comes from the files
+    db.conn.executescript(EVENT_SCHEMA)
+    daemon = make_daemon(tmp_path / "d", settings=CLOCK.settings())
+    daemon.start()
+    try:
+        async with SSEClient(f"{daemon.base_url}/events", token=daemon.token) as client:
+            await client.next_of("snapshot")
+            for name in KEY_STATUSES:
+                history = events(name)
+                sid = json.loads(history[0][2])["sessionID"]
+                published: list[str] = []
+                last_at: int | None = None
+                for seq, kind, raw in history:
+                    at = _event_time(raw)
+                    if last_at is not None and at is not None and at > last_at:
+                        await asyncio.sleep(min(CLOCK.cap, (at - last_at) / 1000 * CLOCK.scale))
+                    last_at = at if at is not None else last_at
+                    write_event(db, seq, kind, raw)
+                    published += statuses_of(client.drain(), sid)
+                await asyncio.sleep(1.0)
+                published += statuses_of(client.drain(), sid)
+                assert is_subsequence(KEY_STATUSES[name], published), (name, published)
+                if name == "long-command":  # a running command is no prompt
+                    assert "waiting_for_approval" not in published, reasons
+    finally:
+        daemon.kill()
+        db.close()
+    assert "opencode row skipped" not in daemon.output()
+
+
+def statuses_of(events: list[SSEEvent], sid: str) -> list[str]:
+    """The statuses published for one session (a new one's first is a transition from null)."""
+    found: list[str] = []
+    for e in events:
+        if e.event == "transition" and e.data["session"]["id"] == sid:
+            found.append(e.data["to"])
+            reasons.append(f"{e.data['to']}: {e.data['reason']}")
+    return found
+
+
+reasons: list[str] = []  # what each published transition said, for a failure's message
+
+
+def _event_time(raw: str) -> int | None:
+    data = json.loads(raw)
+    if isinstance(data.get("time"), int):
+        return int(data["time"])
+    times = (data.get("info") or {}).get("time") or {}
+    found = [t for t in (times.get("updated"), times.get("completed")) if isinstance(t, int)]
+    return max(found) if found else None

@@ -9,8 +9,9 @@ fingerprint differs from the last one written for that row; the cursor (the newe
 time seen) is saved after the records, so a crash in between re-reads rows whose records
 are then found to be written already: nothing repeated, nothing lost.
 
-Following: the database and its WAL are stat-ed every `POLL_S` (two stat calls) and read
-only when one changed; the JSON tree of OpenCode before 1.2 is watched with watchfiles.
+Following: the database is asked every `POLL_S` whether OpenCode committed (SQLite's
+`data_version`, see `CommitWatch`) and read only when it did; the JSON tree of OpenCode
+before 1.2 is watched with watchfiles.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ import structlog
 from sessiond.mirror.opencode_storage import (
     DB_NAME,
     STORAGE,
+    CommitWatch,
     StorageError,
-    database_signature,
     read_database,
     read_tree_files,
     tree_files_since,
@@ -41,9 +42,8 @@ from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id,
 log = structlog.get_logger(__name__)
 
 CURSOR_NAME = ".cursor.json"
-# How often the database's stat is checked: a change reaches SSE about half of this
-# later on average (bench/opencode.py); each check is two stat calls (0.02 % of a core
-# at this rate).
+# How often the database is asked whether OpenCode committed (`CommitWatch`): a change
+# reaches SSE about half of this later on average (bench/opencode.py).
 POLL_S = 0.05
 # Rows are re-read from this long before the newest write seen: a transaction that
 # commits after a later-stamped one is still found (the fingerprints drop repeats).
@@ -69,9 +69,12 @@ class OpenCodeMirror:
         self._seen: OrderedDict[str, dict[str, int]] = OrderedDict()
         self._paths: dict[str, Path] = {}
         self._warned: OrderedDict[str, None] = OrderedDict()
-        self._signature: tuple[tuple[int, int, int], ...] | None = None
         # How long to wait after a database read before the next (see SCAN_SHARE).
         self.min_gap_s = 0.0
+        # The newest message and part rowids at the last read, and whether OpenCode's
+        # event log is kept (False once rows were seen added without events).
+        self._row_mark: tuple[int, int] | None = None
+        self._log_kept = True
         # The database and the tree are synced in worker threads: one at a time.
         self._lock = threading.Lock()
 
@@ -79,6 +82,9 @@ class OpenCodeMirror:
 
     def sync(self) -> int:
         """Read everything new in both layouts; returns the records written."""
+        # The engine follows this folder from its start: made now, it sees the first
+        # session's first record as it is written (a missing root is only polled for).
+        self.mirror_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         return self.sync_database() + self.sync_tree()
 
     def sync_database(self) -> int:
@@ -87,20 +93,26 @@ class OpenCodeMirror:
             return 0
         since = self._since("db_ms")
         started = time.perf_counter()
+        after = self._cursor.get("event_rowid") if self._log_kept else None
         try:
-            read = read_database(db, since, self._cursor.get("event_rowid"))
+            read = read_database(db, since, after, self._row_mark)
         except StorageError as exc:
             self._warn("opencode database unreadable; will retry", str(exc))
             return 0
+        self._row_mark = read.row_mark
+        if read.log_not_kept:
+            self._log_kept = False
+            log.info("this OpenCode keeps no event log; reading its tables instead", agent="opencode")
         if read.scanned:
             # A scan costs more as the database grows: keep it to a tenth of a core.
             self.min_gap_s = SCAN_SHARE * (time.perf_counter() - started)
         else:
             self.min_gap_s = 0.0
         written = self._apply("db_ms", read.rows, read.problems, in_order=not read.scanned)
-        if read.event_rowid is not None and read.event_rowid != self._cursor.get("event_rowid"):
+        rowid = read.event_rowid
+        if self._log_kept and rowid is not None and rowid != self._cursor.get("event_rowid"):
             with self._lock:
-                self._cursor["event_rowid"] = read.event_rowid
+                self._cursor["event_rowid"] = rowid
                 self._save_cursor()
         return written
 
@@ -228,12 +240,14 @@ class OpenCodeMirror:
         await asyncio.gather(self._follow_database(), self._follow_tree())
 
     async def _follow_database(self) -> None:
-        while True:
-            signature = database_signature(self.data_dir)
-            if signature != self._signature:
-                self._signature = signature
-                await asyncio.to_thread(self.sync_database)
-            await asyncio.sleep(max(self.poll_s, self.min_gap_s))
+        watch = CommitWatch(self.data_dir / DB_NAME)
+        try:
+            while True:
+                if watch.changed():
+                    await asyncio.to_thread(self.sync_database)
+                await asyncio.sleep(max(self.poll_s, self.min_gap_s))
+        finally:
+            watch.close()
 
     async def _follow_tree(self) -> None:
         from watchfiles import awatch

@@ -42,17 +42,50 @@ class StorageError(Exception):
     """The database cannot be read now (locked past the retries, or not a database)."""
 
 
-def database_signature(data_dir: Path) -> tuple[tuple[int, int, int], ...]:
-    """What changes whenever OpenCode commits: the database's and its WAL's stat."""
-    found = []
-    for name in (DB_NAME, DB_NAME + "-wal"):
+class CommitWatch:
+    """Tells whether OpenCode committed since the last look, cheaply enough to ask 20
+    times a second.
+
+    The files' stat cannot tell: once SQLite has checkpointed, it writes the WAL again
+    from its start (the same size) and an mtime moves only with the kernel's clock tick,
+    so two commits a few ms apart can look like one, and the second (a command starting)
+    would be seen only at the next commit, maybe minutes later. SQLite's own counter can:
+    `PRAGMA data_version` changes whenever another connection commits. It is read on a
+    read-only connection kept open (it holds no transaction, so it never holds back a
+    checkpoint), reopened when the file is replaced.
+    """
+
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self._conn: sqlite3.Connection | None = None
+        self._inode: int | None = None
+        self._version: int | None = None
+
+    def changed(self) -> bool:
         try:
-            st = os.stat(data_dir / name)
+            inode = os.stat(self.db).st_ino
         except OSError:
-            found.append((0, 0, 0))
-        else:
-            found.append((st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(found)
+            self.close()  # no database (yet): nothing to read
+            return False
+        try:
+            if self._conn is None or inode != self._inode:
+                self.close()
+                self._conn = sqlite3.connect(f"file:{quote(str(self.db))}?mode=ro", uri=True, timeout=0,
+                                             isolation_level=None)
+                self._inode = inode
+            version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            self.close()
+            return True  # the read will say what is wrong (and warn once)
+        if version == self._version:
+            return False
+        self._version = version
+        return True
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn, self._inode, self._version = None, None, None
 
 
 @dataclass(slots=True)
@@ -63,20 +96,33 @@ class DatabaseRead:
     event_rowid: int | None = None
     # True when the rows came from scanning the tables by time (the slow path).
     scanned: bool = False
+    # The newest message and part rows (rowids) when read: rows added with no event
+    # logged mean this OpenCode does not keep the log (see `read_database`).
+    row_mark: tuple[int, int] | None = None
+    # The event log was found not kept: rows were added, no event was.
+    log_not_kept: bool = False
 
 
-def read_database(db: Path, since_ms: int, after_event: int | None = None) -> DatabaseRead:
+def read_database(
+    db: Path, since_ms: int, after_event: int | None = None, row_mark: tuple[int, int] | None = None
+) -> DatabaseRead:
     """What OpenCode wrote since the last read.
 
     Recent OpenCode (its `event` table: every change it makes, appended) is read by the
     event log's rowid from `after_event` on: a few new rows, however big the database.
     Otherwise (older databases, or the first read, `after_event` None) the three tables
     are scanned for rows whose `time_updated` is at or after `since_ms`: a full scan, whose
-    cost grows with the database (75 ms for 200,000 parts, bench/opencode.py).
+    cost grows with the database (73 ms for 200,000 parts, bench/opencode.py).
+
+    OpenCode writes each event and the row it changes in one transaction
+    (packages/opencode/src/sync/index.ts), but only some builds keep the log (newer code
+    writes it only with experimental workspaces on): when rows were added since
+    `row_mark` and no event was, the log is not kept, `log_not_kept` is set and the tables
+    are scanned instead.
     """
     for attempt in range(BUSY_RETRIES):
         try:
-            return _read_database(db, since_ms, after_event)
+            return _read_database(db, since_ms, after_event, row_mark)
         except sqlite3.OperationalError as exc:
             if str(exc).startswith("no such table"):
                 return DatabaseRead()  # OpenCode is creating the database: its tables come next
@@ -89,7 +135,9 @@ def read_database(db: Path, since_ms: int, after_event: int | None = None) -> Da
     raise AssertionError("unreachable")
 
 
-def _read_database(db: Path, since_ms: int, after_event: int | None) -> DatabaseRead:
+def _read_database(
+    db: Path, since_ms: int, after_event: int | None, row_mark: tuple[int, int] | None
+) -> DatabaseRead:
     uri = f"file:{quote(str(db))}?mode=ro"
     read = DatabaseRead()
     with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_WAIT_S, isolation_level=None)) as conn:
@@ -98,7 +146,13 @@ def _read_database(db: Path, since_ms: int, after_event: int | None) -> Database
         has_events = conn.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event'").fetchone() is not None
         newest = conn.execute("SELECT max(rowid) FROM event").fetchone()[0] if has_events else None
-        if has_events and after_event is not None and newest is not None and newest >= after_event:
+        read.row_mark = (conn.execute("SELECT coalesce(max(rowid), 0) FROM message").fetchone()[0],
+                         conn.execute("SELECT coalesce(max(rowid), 0) FROM part").fetchone()[0])
+        follow = has_events and after_event is not None and newest is not None and newest >= after_event
+        if follow and newest == after_event and row_mark is not None and read.row_mark != row_mark:
+            read.log_not_kept, follow = True, False
+        if follow:
+            assert after_event is not None
             touched = _read_events(conn, after_event, since_ms, read)
         else:
             # No event log, a first read, or the log shrank below our place (sessions
