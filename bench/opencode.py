@@ -2,8 +2,9 @@
 
 - **latency**: the real daemon following an OpenCode database (recent layout, with its
   event log) written the way opencode 1.18.33 writes it (tests/opencode_db.py); each sample
-  commits an assistant message that ends the turn and times until the `waiting_for_input`
-  transition reaches an SSE client; a new prompt then sets the session working again.
+  commits an assistant message that ends the turn, at a random phase of the mirror's
+  poll, and times until the `waiting_for_input` transition reaches an SSE client; a new
+  prompt then sets the session working again.
 - **reads**: one big database (`sessions` × 10 messages × 10 parts, with an event log) and
   what one read of it costs the mirror in CPU: the first read (a scan by `time_updated`,
   also the only way for databases without an event log) and a steady read of 30 new
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sqlite3
 import tempfile
 import time
@@ -32,6 +34,7 @@ def latency(work: Path, backend: str, *, samples: int) -> dict[str, Any]:
     db = Database(data)
     daemon = Daemon(root / "d", backend=backend, extra_env={"OPENCODE_DATA_DIR": str(data)})
     latencies: list[int] = []
+    rng = random.Random(7)
     with daemon:
         daemon.start()
         sid = db.session(directory="/home/dev/bench")
@@ -43,7 +46,8 @@ def latency(work: Path, backend: str, *, samples: int) -> dict[str, Any]:
                     break
                 am = db.message(sid, assistant(parent=um))
                 db.part(sid, am, text("Done."))
-                time.sleep(0.02)
+                # A random phase against the 50 ms poll, as a real commit has.
+                time.sleep(rng.uniform(0.02, 0.08))
                 pool.drain()
                 at = time.monotonic_ns()
                 db.message(sid, assistant(completed=True, finish="stop", parent=um), mid=am)
