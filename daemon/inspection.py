@@ -91,6 +91,8 @@ def inspect_file(
 ) -> InspectResult:
     if not path.is_file():
         raise InspectError(f"{path} is not a readable file.")
+    if _is_sqlite(path):
+        return inspect_opencode_database(path, now, limits)
     try:
         detected = detect_source(path, all_sources())
     except OSError as exc:
@@ -111,6 +113,47 @@ def inspect_file(
         since=result.since,
         pending_tool=result.pending_tool,
     )
+
+
+def inspect_opencode_database(
+    path: Path, now: datetime | None = None, limits: Thresholds | None = None
+) -> InspectResult:
+    """An OpenCode database (`opencode.db`): its most recently active session, from its
+    tables, as the mirror would record them."""
+    from sessiond.mirror.opencode_storage import StorageError, read_database
+    from sessiond.sources.opencode.records import BadRow, to_record
+    from sessiond.sources.opencode.transcript import OpenCodeSource
+
+    try:
+        rows = read_database(path, 0).rows
+    except StorageError as exc:
+        raise InspectError(f"{path} is not an OpenCode database sessiond can read ({exc}).") from exc
+    if not rows:
+        raise InspectError(f"{path} holds no OpenCode session.")
+    newest = max(rows, key=lambda r: r.updated_ms).session_id
+    source = OpenCodeSource()
+    state = source.new_state(FileInfo("opencode", newest))
+    order = {"session": 0, "message": 1, "part": 2}
+    for n, row in enumerate(sorted((r for r in rows if r.session_id == newest),
+                                   key=lambda r: (order[r.kind], r.updated_ms, r.id)), start=1):
+        try:
+            record = to_record(row)
+        except BadRow:
+            continue
+        at = source.record_time(record)
+        if at is not None:
+            state.feed(record, n, at)
+    result = classify(state, now or datetime.now(UTC), limits or Thresholds())
+    return InspectResult(agent="opencode", session_id=newest, status=result.status, reason=result.reason,
+                         since=result.since, pending_tool=result.pending_tool)
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
 
 
 def _sample(path: Path) -> list[JSONDict]:

@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sessiond.inspection import inspect_file
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.opencode.history import records_of, rows_from_events
 from sessiond.sources.opencode.transcript import OpenCodeSource
@@ -230,3 +233,22 @@ def _event_time(raw: str) -> int | None:
     times = (data.get("info") or {}).get("time") or {}
     found = [t for t in (times.get("updated"), times.get("completed")) if isinstance(t, int)]
     return max(found) if found else None
+
+
+def test_inspect_reads_an_opencode_database(tmp_path: Path) -> None:
+    db = tmp_path / "opencode.db"
+    conn = sqlite3.connect(db)
+    conn.executescript((DATA / "rejected.sql").read_text(encoding="utf-8"))
+    newest = conn.execute("SELECT max(time_updated) FROM part").fetchone()[0]
+    conn.close()
+    now = datetime.fromtimestamp(newest / 1000 + 1, UTC)
+    result = inspect_file(db, now)
+    assert (result.agent, result.status) == ("opencode", "waiting_for_input")
+    assert "bash was refused" in result.reason
+    done = subprocess.run([sys.executable, "-m", "sessiond", "inspect", str(db), "--json"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout)["agent"] == "opencode"
+    (tmp_path / "not.db").write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    bad = subprocess.run([sys.executable, "-m", "sessiond", "inspect", str(tmp_path / "not.db")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "OpenCode database" in bad.stderr
