@@ -29,7 +29,7 @@ from sessiond.sources.opencode.records import Row, to_record
 from sessiond.sources.opencode.transcript import OpenCodeSource, OpenCodeState, opencode_data_dir
 from sessiond.sources.plugin import HookSetup
 
-from tests.daemon_proc import DaemonProcess, make_daemon
+from tests.daemon_proc import DaemonProcess, make_daemon, running
 from tests.opencode_db import Database, Tree, assistant, prompt, text, tool, user
 from tests.waiting import wait_for
 
@@ -602,3 +602,21 @@ def test_the_daemon_follows_an_opencode_session(daemon: DaemonProcess, tmp_path:
     )
     assert code == 204
     db.close()
+
+
+def test_an_old_session_starts_idle_not_waiting(tmp_path: Path) -> None:
+    # Three days ago OpenCode was stopped while a bash call had not started: at the
+    # daemon's first start that is history (idle, as an old transcript is), not a wait.
+    db = Database(tmp_path / "d" / "opencode")
+    sid = db.session()
+    um = db.message(sid, user())
+    am = db.message(sid, assistant(parent=um))
+    db.part(sid, am, tool("bash", "running", {"command": "make deploy"}))
+    for table in ("session", "message", "part"):
+        db.raw(f"UPDATE {table} SET time_updated = time_updated - ?", 3 * 86_400_000)
+    db.close()
+    with running(make_daemon(tmp_path / "d")) as daemon:
+        shown = wait_for(lambda: daemon.sessions().get(sid))
+        assert shown["status"] == "idle", shown["reason"]
+        log = next((tmp_path / "d" / "state" / "mirror" / "opencode").glob("*.jsonl"))
+        assert time.time() - log.stat().st_mtime > 2 * 86_400  # dated when OpenCode wrote it

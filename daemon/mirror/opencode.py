@@ -165,6 +165,11 @@ class OpenCodeMirror:
             text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(text)
+            # The log's mtime is when OpenCode last wrote the session, as a transcript's
+            # is: the engine starts sessions untouched for a day as idle, unread.
+            last_ms = max((r["at"] for r in records if isinstance(r.get("at"), int)), default=None)
+            if last_ms is not None:
+                os.utime(path, ns=(last_ms * 1_000_000, last_ms * 1_000_000))
             written += len(records)
         newest = max((r.updated_ms for r in rows), default=None)
         if newest is not None and newest > self._cursor.get(layout, 0):
