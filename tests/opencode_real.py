@@ -81,20 +81,20 @@ class RealOpenCode:
     def config_dir(self) -> Path:
         return self.root / "config"
 
+    def start_model(self) -> None:
+        model = [sys.executable, str(REPO / "tests/standin/fake_model.py"), str(self.model_port),
+                 self.command]
+        with (self.root / "model.log").open("ab") as log:  # the child keeps its own copy
+            self.procs.append(subprocess.Popen(model, stdout=log, stderr=subprocess.STDOUT))
+
+    def tui(self) -> list[str]:
+        """The command that runs OpenCode's own terminal UI, in its private folders."""
+        names = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+        return ["env", *(f"{k}={self.env[k]}" for k in names), opencode_binary()]
+
     def start(self) -> RealOpenCode:
+        self.start_model()
         with (self.root / "opencode.log").open("ab") as log:  # the children keep their own copy
-            self.procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(REPO / "tests/standin/fake_model.py"),
-                        str(self.model_port),
-                        self.command,
-                    ],
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
             self.procs.append(
                 subprocess.Popen(
                     [opencode_binary(), "serve", "--port", str(self.port), "--hostname", "127.0.0.1"],

@@ -16,6 +16,7 @@ import pytest
 
 from tests.daemon_proc import DaemonProcess, make_daemon
 from tests.opencode_real import RealOpenCode
+from tests.tmux_server import TmuxServer
 from tests.waiting import wait_for
 
 
@@ -94,3 +95,33 @@ def test_a_real_opencode_turn_with_a_permission(world: tuple[RealOpenCode, Daemo
     # The database was read while OpenCode wrote it: never a lock error, never a bad row.
     assert "opencode database unreadable" not in daemon.output()
     assert "opencode row skipped" not in daemon.output()
+
+
+def test_opencode_in_a_tmux_pane(tmp_path: Path, cache: Path, tmux: TmuxServer) -> None:
+    """OpenCode's own terminal UI in a real tmux pane: the session names its pane, a focus
+    brings it to the front, and answering OpenCode's dialog in the pane moves it on."""
+    opencode = RealOpenCode(tmp_path / "oc", "echo from-the-pane", cache=cache)
+    opencode.start_model()
+    daemon = make_daemon(tmp_path / "d", extra_env={"OPENCODE_DATA_DIR": str(opencode.data_dir)})
+    daemon.start()
+    try:
+        pane = tmux.window(opencode.tui(), opencode.project, "opencode")
+        wait_for(lambda: "Ask anything" in tmux.tmux("capture-pane", "-p", "-t", pane), timeout=60)
+        tmux.tmux("send-keys", "-t", pane, "-l", "run it")
+        tmux.tmux("send-keys", "-t", pane, "Enter")
+        waiting = wait_for(lambda: next((s for s in daemon.sessions().values()
+                                         if s["agent"] == "opencode" and s["status"] == "waiting_for_approval"
+                                         and s.get("terminal")), None), timeout=60)
+        assert "Permission required" in tmux.tmux("capture-pane", "-p", "-t", pane)
+        terminal = waiting["terminal"]
+        assert terminal["kind"] == "tmux"
+        assert terminal["target"] == tmux.display(pane, "#{session_name}:#{window_index}.#{pane_index}")
+        tmux.tmux("select-window", "-t", "main:0")  # the user looks elsewhere
+        status, body = daemon.request("POST", f"/api/sessions/{waiting['id']}/focus", {})
+        assert status == 200, body
+        assert tmux.display(pane, "#{pane_active}#{window_active}") == "11"
+        tmux.tmux("send-keys", "-t", pane, "Enter")  # "Allow once", OpenCode's default choice
+        wait_for(lambda: daemon.sessions()[waiting["id"]]["status"] == "waiting_for_input", timeout=60)
+    finally:
+        opencode.stop()
+        daemon.kill()
