@@ -620,3 +620,18 @@ def test_an_old_session_starts_idle_not_waiting(tmp_path: Path) -> None:
         assert shown["status"] == "idle", shown["reason"]
         log = next((tmp_path / "d" / "state" / "mirror" / "opencode").glob("*.jsonl"))
         assert time.time() - log.stat().st_mtime > 2 * 86_400  # dated when OpenCode wrote it
+
+
+def test_the_daemon_follows_the_json_files_of_older_opencode(tmp_path: Path) -> None:
+    tree = Tree(tmp_path / "d" / "opencode")
+    tree.storage.mkdir(parents=True)
+    with running(make_daemon(tmp_path / "d")) as daemon:
+        sid = tree.session(title="Bump the version")
+        um = tree.message(sid, user())
+        tree.part(sid, um, prompt("bump the version"))
+        shown = wait_for(lambda: (s := daemon.sessions().get(sid)) and s["status"] == "working" and s)
+        assert shown["agent"] == "opencode" and shown["title"] == "Bump the version"
+        am = tree.message(sid, assistant(parent=um))
+        tree.part(sid, am, text("Bumped to 1.4.0."))
+        tree.message(sid, assistant(completed=True, finish="stop", parent=um), mid=am)
+        wait_for(lambda: daemon.sessions()[sid]["status"] == "waiting_for_input")

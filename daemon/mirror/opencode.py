@@ -51,6 +51,9 @@ SLACK_MS = 5_000
 # The first start reads sessions written in the last week; older ones are over.
 FIRST_WINDOW_MS = 7 * 24 * 3600 * 1000
 _ORDER = {"session": 0, "message": 1, "part": 2}
+# How often the JSON tree is also walked for files written since the cursor, in case
+# its watch missed one.
+TREE_SWEEP_S = 30.0
 # After a scan by time (databases without an event log), wait this many times its cost
 # before the next: at most a tenth of a core, however big the database.
 SCAN_SHARE = 10.0
@@ -257,10 +260,35 @@ class OpenCodeMirror:
     async def _follow_tree(self) -> None:
         from watchfiles import awatch
 
-        storage = self.data_dir / STORAGE
+        storage, db = self.data_dir / STORAGE, self.data_dir / DB_NAME
         while not storage.is_dir():
             await asyncio.sleep(1.0)
         await asyncio.to_thread(self.sync_tree)
-        async for changes in awatch(storage, step=10, debounce=50, recursive=True):
-            paths = [Path(p) for _, p in changes]
-            await asyncio.to_thread(self.sync_tree, paths)
+        if db.exists():
+            return  # OpenCode 1.2 and later: the files are what it left when it moved to SQLite
+        # Every TREE_SWEEP_S (and once, as soon as the watch is up: files written before
+        # it began are not reported) the files written since the cursor are read too.
+        swept_at = None
+        async for changes in awatch(storage, step=50, debounce=100, recursive=True, yield_on_timeout=True,
+                                    rust_timeout=1000):
+            if changes:
+                paths = [Path(p) for _, p in changes]
+                await asyncio.to_thread(self.sync_tree, with_new_folders(paths))
+            now = time.monotonic()
+            if swept_at is None or now - swept_at >= TREE_SWEEP_S:
+                swept_at = now
+                await asyncio.to_thread(self.sync_tree)
+                if db.exists():
+                    return  # upgraded: the database is followed from now on
+
+
+def with_new_folders(paths: list[Path]) -> list[Path]:
+    """The changed paths, with every file of a changed folder: files written right after
+    their folder was made can come before the watch on that folder (OpenCode makes
+    `message/<session>/` and writes the first message at once), and be reported as the
+    folder alone."""
+    found = list(paths)
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            found.extend(p for p in path.rglob("*.json") if p.is_file() and not p.is_symlink())
+    return found
