@@ -1,4 +1,5 @@
-"""Record real OpenCode sessions for tests/data/opencode/: `python scripts/capture_opencode.py`.
+"""Record real OpenCode sessions for tests/data/opencode/: `python scripts/capture_opencode.py`
+(and, with `SESSIOND_TEST_OPENCODE` naming an opencode-ai 1.1.65 binary, `--legacy`).
 
 Runs the real OpenCode (opencode-ai 1.18.33, `opencode serve`, as scripts/test installs it)
 with the scripted model of tests/standin/fake_model.py, drives one session per scenario
@@ -9,6 +10,7 @@ history of every row it wrote, with times: replaying it shows each moment of the
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -77,7 +79,41 @@ def dump(db: Path, target: Path) -> None:
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def copy_tree(oc: RealOpenCode, target: Path) -> None:
+    """OpenCode's JSON files (before 1.2), as they are now: sessions, messages, parts."""
+    shutil.rmtree(target, ignore_errors=True)
+    for kind in ("session", "message", "part"):
+        source = oc.data_dir / "storage" / kind
+        if source.is_dir():
+            shutil.copytree(source, target / "storage" / kind)
+
+
+def main_legacy() -> None:
+    """OpenCode 1.1.65 (`SESSIOND_TEST_OPENCODE` names its binary): the JSON files of a turn
+    while OpenCode asks to run a command, and after the user allowed it."""
+    cache = Path(tempfile.mkdtemp(prefix="opencode-cache-"))
+    out = OUT / "1.1.65"
+    with tempfile.TemporaryDirectory() as tmp:
+        oc = RealOpenCode(Path(tmp), "./release.sh --dry-run", cache=cache).start()
+        try:
+            sid = oc.new_session()
+            oc.prompt(sid, "run the release script")
+            asked = wait_for(oc.permissions, timeout=60)[0]
+            time.sleep(1)
+            copy_tree(oc, out / "asking")
+            oc.reply(asked["id"], "once")
+            wait_for(lambda: oc.api("GET", "/session/status").get(sid) is None, timeout=60)
+            time.sleep(1)
+            copy_tree(oc, out / "approved")
+        finally:
+            oc.stop()
+    print("1.1.65", sid)
+
+
 def main() -> None:
+    if "--legacy" in sys.argv:
+        main_legacy()
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     cache = Path(tempfile.mkdtemp(prefix="opencode-cache-"))
     for name, (command, bash, act) in SCENARIOS.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -252,3 +253,51 @@ def test_inspect_reads_an_opencode_database(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "sessiond", "inspect", str(tmp_path / "not.db")],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and bad.stderr.count("\n") == 1 and "OpenCode database" in bad.stderr
+
+
+# -- OpenCode before 1.2: its JSON files, from the real opencode-ai 1.1.65 --------------
+
+LEGACY = DATA / "1.1.65"
+
+
+def legacy_state(name: str, tmp_path: Path) -> tuple[Any, datetime]:
+    from sessiond.mirror.opencode import OpenCodeMirror
+
+    data = tmp_path / name
+    shutil.copytree(LEGACY / name, data)
+    mirror = OpenCodeMirror(data, tmp_path / f"{name}-mirror")
+    mirror.sync()
+    (log,) = list(mirror.mirror_dir.glob("*.jsonl"))
+    state = SOURCE.new_state(FileInfo("opencode", log.stem))
+    last = None
+    for n, line in enumerate(log.read_text().splitlines(), 1):
+        record = json.loads(line)
+        last = SOURCE.record_time(record)
+        assert last is not None
+        state.feed(record, n, last)
+    assert last is not None
+    return state, last
+
+
+def test_the_json_files_of_opencode_1_1_while_it_asks_and_after(tmp_path: Path) -> None:
+    # `asking`: copied while OpenCode 1.1.65 showed its permission dialog for the command.
+    state, at = legacy_state("asking", tmp_path)
+    assert classify(state, at + timedelta(seconds=1), LIMITS).status == "working"
+    verdict = classify(state, at + timedelta(seconds=5), LIMITS)
+    assert verdict.status == "waiting_for_approval" and verdict.pending_tool is not None
+    assert verdict.pending_tool.summary == "./release.sh --dry-run"
+    assert state.meta.title == "run the release script"
+    # `approved`: the same session once the user allowed it and the turn ended.
+    state, at = legacy_state("approved", tmp_path)
+    verdict = classify(state, at + timedelta(seconds=1), LIMITS)
+    assert verdict.status == "waiting_for_input" and "finish: stop" in verdict.reason
+
+
+def test_the_daemon_on_the_json_files_of_opencode_1_1(tmp_path: Path) -> None:
+    data = tmp_path / "d" / "opencode"
+    shutil.copytree(LEGACY / "asking", data)
+    sid = next((data / "storage" / "session" / "global").glob("*.json")).stem
+    with running(make_daemon(tmp_path / "d")) as daemon:
+        wait_for(lambda: daemon.sessions()[sid]["status"] == "waiting_for_approval", timeout=30)
+        shutil.copytree(LEGACY / "approved" / "storage", data / "storage", dirs_exist_ok=True)
+        wait_for(lambda: daemon.sessions()[sid]["status"] == "waiting_for_input", timeout=30)
