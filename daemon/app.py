@@ -72,7 +72,10 @@ class Components:
     def health(self) -> dict[str, ComponentHealth]:
         internal = ("loop_lag", "watchdog", "heartbeat", "parent", "describe_old")
         parts = {k: v for k, v in self.tasks.health.items()
-                 if k not in internal and not k.startswith("bus_")}
+                 if k not in internal and not k.startswith(("bus_", "mirror_"))}
+        for mirror in self.mirrors:
+            task = self.tasks.health.get("mirror_opencode")
+            parts["opencode"] = task if task is not None and task.status != "ok" else mirror.health()
         if self.bus is not None:
             parts["bus"] = self.bus.health()
         parts["notifier"] = self.notifier.health()

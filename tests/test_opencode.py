@@ -583,6 +583,9 @@ def test_the_daemon_follows_an_opencode_session(daemon: DaemonProcess, tmp_path:
     db.session(sid, title="Ship the release notes", archived=True)
     wait_for(lambda: daemon.sessions()[sid]["status"] == "ended")
     assert daemon.output().count("opencode row skipped") == 1
+    code, health = daemon.get("/health")
+    assert health["components"]["opencode"]["status"] == "ok"
+    assert "by its event log" in health["components"]["opencode"]["detail"]
     assert pid
     # The plugin's events reach the session through /hooks/opencode, exactly.
     code, _ = daemon.request(
@@ -635,3 +638,14 @@ def test_the_daemon_follows_the_json_files_of_older_opencode(tmp_path: Path) -> 
         tree.part(sid, am, text("Bumped to 1.4.0."))
         tree.message(sid, assistant(completed=True, finish="stop", parent=um), mid=am)
         wait_for(lambda: daemon.sessions()[sid]["status"] == "waiting_for_input")
+
+
+def test_an_unreadable_database_degrades_health_and_the_daemon_goes_on(tmp_path: Path) -> None:
+    data = tmp_path / "d" / "opencode"
+    data.mkdir(parents=True)
+    (data / "opencode.db").write_bytes(b"not a database, but OpenCode's name for one" * 50)
+    with running(make_daemon(tmp_path / "d")) as daemon:
+        code, health = daemon.get("/health")
+        assert code == 200 and health["components"]["opencode"]["status"] == "degraded"
+        assert "opencode.db" in health["components"]["opencode"]["detail"]
+        assert daemon.output().count("opencode database unreadable") == 1

@@ -36,7 +36,7 @@ from sessiond.mirror.opencode_storage import (
     read_tree_files,
     tree_files_since,
 )
-from sessiond.protocol import JSONDict
+from sessiond.protocol import ComponentHealth, JSONDict
 from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id, record_key, to_record
 
 log = structlog.get_logger(__name__)
@@ -74,6 +74,9 @@ class OpenCodeMirror:
         self._warned: OrderedDict[str, None] = OrderedDict()
         # How long to wait after a database read before the next (see SCAN_SHARE).
         self.min_gap_s = 0.0
+        # For /health: why the database cannot be read now, and how it was read last.
+        self.problem: str | None = None
+        self.way = ""
         # The newest message and part rowids at the last read, and whether OpenCode's
         # event log is kept (False once rows were seen added without events).
         self._row_mark: tuple[int, int] | None = None
@@ -101,7 +104,10 @@ class OpenCodeMirror:
             read = read_database(db, since, after, self._row_mark)
         except StorageError as exc:
             self._warn("opencode database unreadable; will retry", str(exc))
+            self.problem = str(exc)
             return 0
+        self.problem = None
+        self.way = "by its tables" if read.scanned else "by its event log"
         self._row_mark = read.row_mark
         if read.log_not_kept:
             self._log_kept = False
@@ -222,6 +228,16 @@ class OpenCodeMirror:
         while len(self._warned) > _MAX_WARNED:
             self._warned.popitem(last=False)
         log.warning(event, agent="opencode", reason=reason)
+
+    def health(self) -> ComponentHealth:
+        """`/health`'s `opencode` component."""
+        if self.problem is not None:
+            return ComponentHealth("degraded", self.problem)
+        if (self.data_dir / DB_NAME).is_file():
+            return ComponentHealth("ok", f"following {self.data_dir / DB_NAME} {self.way}".rstrip())
+        if (self.data_dir / STORAGE).is_dir():
+            return ComponentHealth("ok", f"following {self.data_dir / STORAGE}")
+        return ComponentHealth("ok", f"no OpenCode data in {self.data_dir} yet")
 
     # -- the cursor ---------------------------------------------------------------------
 
