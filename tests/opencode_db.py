@@ -14,8 +14,11 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from sessiond.sources.opencode.transcript import OpenCodeSource, OpenCodeState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS session (
@@ -277,3 +280,20 @@ class Tree:
             {**data, "id": pid, "sessionID": sid, "messageID": mid},
         )
         return pid
+
+
+def state_of_log(path: Path, root: Path) -> tuple[OpenCodeState, datetime]:
+    """A mirror log (under `root`) fed through the OpenCode rules, each record at its own
+    time; with the time of the last one."""
+    source = OpenCodeSource()
+    info = source.identify(path, root)
+    assert info is not None
+    state = source.new_state(info)
+    last = None
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        record = json.loads(line)
+        last = source.record_time(record)
+        assert last is not None
+        state.feed(record, n, last)
+    assert last is not None
+    return state, last

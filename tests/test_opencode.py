@@ -30,7 +30,7 @@ from sessiond.sources.opencode.transcript import OpenCodeSource, OpenCodeState, 
 from sessiond.sources.plugin import HookSetup
 
 from tests.daemon_proc import DaemonProcess, make_daemon, running
-from tests.opencode_db import Database, Tree, assistant, prompt, text, tool, user
+from tests.opencode_db import Database, Tree, assistant, prompt, state_of_log, text, tool, user
 from tests.waiting import wait_for
 
 LIMITS = Thresholds()
@@ -40,18 +40,7 @@ SOURCE = OpenCodeSource()
 def state_of(mirror: OpenCodeMirror, sid: str) -> tuple[OpenCodeState, datetime]:
     """The session's state from its mirror log, and the time of its last record."""
     mirror.sync()
-    path = next(mirror.mirror_dir.rglob(f"{sid}.jsonl"))
-    info = SOURCE.identify(path, mirror.mirror_dir)
-    assert info is not None
-    state = SOURCE.new_state(info)
-    last = None
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        record = json.loads(line)
-        last = SOURCE.record_time(record)
-        assert last is not None
-        state.feed(record, n, last)
-    assert last is not None
-    return state, last
+    return state_of_log(next(mirror.mirror_dir.rglob(f"{sid}.jsonl")), mirror.mirror_dir)
 
 
 def status(mirror: OpenCodeMirror, sid: str, after: float = 0.5) -> tuple[str, str]:

@@ -29,7 +29,7 @@ from sessiond.sources.opencode.transcript import OpenCodeSource
 from bench import accuracy_opencode
 from tests.daemon_proc import make_daemon, running
 from tests.daemon_replay import ReplayClock, is_subsequence
-from tests.opencode_db import EVENT_SCHEMA, Database
+from tests.opencode_db import EVENT_SCHEMA, Database, state_of_log
 from tests.sse import SSEClient, SSEEvent
 from tests.waiting import wait_for
 
@@ -268,15 +268,7 @@ def legacy_state(name: str, tmp_path: Path) -> tuple[Any, datetime]:
     mirror = OpenCodeMirror(data, tmp_path / f"{name}-mirror")
     mirror.sync()
     (log,) = list(mirror.mirror_dir.glob("*.jsonl"))
-    state = SOURCE.new_state(FileInfo("opencode", log.stem))
-    last = None
-    for n, line in enumerate(log.read_text().splitlines(), 1):
-        record = json.loads(line)
-        last = SOURCE.record_time(record)
-        assert last is not None
-        state.feed(record, n, last)
-    assert last is not None
-    return state, last
+    return state_of_log(log, mirror.mirror_dir)
 
 
 def test_the_json_files_of_opencode_1_1_while_it_asks_and_after(tmp_path: Path) -> None:
