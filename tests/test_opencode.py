@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessiond.hooks import install as hook_install
 from sessiond.mirror.opencode import OpenCodeMirror
-from sessiond.mirror.opencode_storage import read_database
+from sessiond.mirror.opencode_storage import CommitWatch, read_database
 from sessiond.sources.base import FileInfo, Thresholds, classify
 from sessiond.sources.opencode import hooks
 from sessiond.sources.opencode.records import Row, to_record
@@ -208,6 +208,28 @@ def test_hostile_rows_are_skipped_with_one_warning_each(db: Database, mirror: Op
     assert not list(mirror.mirror_dir.rglob("etc*")) and not (mirror.mirror_dir.parent / "x.jsonl").exists()
 
 
+def test_every_commit_is_noticed_and_nothing_is_held_while_opencode_is_closed(tmp_path: Path) -> None:
+    data = tmp_path / "opencode"
+    db = Database(data)
+    watch = CommitWatch(db.path)
+    assert watch.changed() and not watch.changed()
+    sid = db.session()
+    for _ in range(50):  # commits a millisecond apart: each one is seen
+        db.message(sid, user())
+        assert watch.changed() and not watch.changed()
+    # OpenCode closes the database while sessiond is not looking (sessiond's own
+    # connection would keep the WAL, and OpenCode's next start would find it as it is).
+    watch.close()
+    db.close()  # the last connection: SQLite checkpoints and removes the WAL
+    assert not (data / "opencode.db-wal").exists()
+    assert watch.changed()  # once: what was committed just before it closed is read
+    assert not watch.changed() and watch._conn is None  # no connection while OpenCode is closed
+    # An OpenCode starting now, even with no busy timeout, never meets a lock of ours.
+    again = sqlite3.connect(db.path, timeout=0, isolation_level=None)
+    again.execute("PRAGMA journal_mode=WAL")
+    again.close()
+
+
 def test_recent_opencode_is_read_by_its_event_log(tmp_path: Path) -> None:
     db = Database(tmp_path / "opencode", events=True)
     sid = db.session()
@@ -317,10 +339,11 @@ def test_a_database_written_by_another_process_while_read(tmp_path: Path, layout
         stderr=subprocess.PIPE,
         text=True,
     )
-    passes = 0
-    while writer.poll() is None:
-        mirror.sync()
-        passes += 1
+    passes, watch = 0, CommitWatch(data / "opencode.db")
+    while writer.poll() is None:  # as the daemon follows it: read when OpenCode committed
+        if watch.changed():
+            mirror.sync()
+            passes += 1
     out, err = writer.communicate()
     assert writer.returncode == 0 and out.strip() == "ok", err  # never locked out
     mirror.sync()
@@ -638,3 +661,22 @@ def test_an_unreadable_database_degrades_health_and_the_daemon_goes_on(tmp_path:
         assert code == 200 and health["components"]["opencode"]["status"] == "degraded"
         assert "opencode.db" in health["components"]["opencode"]["detail"]
         assert daemon.output().count("opencode database unreadable") == 1
+
+
+def test_a_session_deleted_in_opencode_is_removed(tmp_path: Path) -> None:
+    db = Database(tmp_path / "d" / "opencode")
+    kept, deleted = db.session(), db.session()
+    for sid in (kept, deleted):
+        um = db.message(sid, user())
+        db.part(sid, um, prompt("hello"))
+    with running(make_daemon(tmp_path / "d")) as daemon:
+        wait_for(lambda: {kept, deleted} <= set(daemon.sessions()))
+        # What OpenCode's session removal does: the rows go (their events with them).
+        with db.transaction():
+            owned = (("part", "session_id"), ("message", "session_id"), ("event", "aggregate_id"))
+            for table, column in owned:
+                db.raw(f"DELETE FROM {table} WHERE {column} = ?", deleted)
+            db.raw("DELETE FROM session WHERE id = ?", deleted)
+        wait_for(lambda: deleted not in daemon.sessions(), timeout=20)
+        assert kept in daemon.sessions()
+    db.close()

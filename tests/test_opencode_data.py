@@ -286,10 +286,12 @@ def test_the_json_files_of_opencode_1_1_while_it_asks_and_after(tmp_path: Path) 
 
 
 def test_the_daemon_on_the_json_files_of_opencode_1_1(tmp_path: Path) -> None:
+    # Copied as OpenCode writes them: now (a file's mtime is when OpenCode wrote it).
     data = tmp_path / "d" / "opencode"
-    shutil.copytree(LEGACY / "asking", data)
+    shutil.copytree(LEGACY / "asking", data, copy_function=shutil.copy)
     sid = next((data / "storage" / "session" / "global").glob("*.json")).stem
     with running(make_daemon(tmp_path / "d")) as daemon:
         wait_for(lambda: daemon.sessions()[sid]["status"] == "waiting_for_approval", timeout=30)
-        shutil.copytree(LEGACY / "approved" / "storage", data / "storage", dirs_exist_ok=True)
+        shutil.copytree(LEGACY / "approved" / "storage", data / "storage", dirs_exist_ok=True,
+                        copy_function=shutil.copy)
         wait_for(lambda: daemon.sessions()[sid]["status"] == "waiting_for_input", timeout=30)

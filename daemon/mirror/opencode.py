@@ -34,6 +34,7 @@ from sessiond.mirror.opencode_storage import (
     StorageError,
     read_database,
     read_tree_files,
+    session_ids,
     tree_files_since,
 )
 from sessiond.protocol import ComponentHealth, JSONDict
@@ -51,6 +52,9 @@ SLACK_MS = 5_000
 # The first start reads sessions written in the last week; older ones are over.
 FIRST_WINDOW_MS = 7 * 24 * 3600 * 1000
 _ORDER = {"session": 0, "message": 1, "part": 2}
+# How often, at most, the logs of sessions deleted in OpenCode are looked for (within this
+# long of a commit: deleting one is a commit).
+FORGET_EVERY_S = 5.0
 # How often the JSON tree is also walked for files written since the cursor, in case
 # its watch missed one.
 TREE_SWEEP_S = 30.0
@@ -91,7 +95,9 @@ class OpenCodeMirror:
         # The engine follows this folder from its start: made now, it sees the first
         # session's first record as it is written (a missing root is only polled for).
         self.mirror_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self.sync_database() + self.sync_tree()
+        written = self.sync_database() + self.sync_tree()
+        self.forget_deleted()
+        return written
 
     def sync_database(self) -> int:
         db = self.data_dir / DB_NAME
@@ -124,6 +130,28 @@ class OpenCodeMirror:
                 self._cursor["event_rowid"] = rowid
                 self._save_cursor()
         return written
+
+    def forget_deleted(self) -> int:
+        """Remove the logs of sessions OpenCode deleted (the engine then removes them, as it
+        does a deleted transcript); returns how many. Databases only: deleting a session
+        leaves no trace in its rows or its event log."""
+        db = self.data_dir / DB_NAME
+        if not db.is_file():
+            return 0
+        try:
+            kept = session_ids(db)
+        except StorageError:
+            return 0  # the next read says why, once
+        gone = [p for p in [*self.mirror_dir.glob("*.jsonl"), *self.mirror_dir.glob("*/subagents/*.jsonl")]
+                if p.stem not in kept]
+        with self._lock:
+            for path in gone:
+                path.unlink(missing_ok=True)
+                self._seen.pop(path.stem, None)
+                self._paths.pop(path.stem, None)
+        if gone:
+            log.info("opencode sessions deleted in OpenCode", agent="opencode", count=len(gone))
+        return len(gone)
 
     def sync_tree(self, paths: Iterable[Path] | None = None) -> int:
         storage = self.data_dir / STORAGE
@@ -265,10 +293,15 @@ class OpenCodeMirror:
 
     async def _follow_database(self) -> None:
         watch = CommitWatch(self.data_dir / DB_NAME)
+        checked_at, dirty = time.monotonic(), False
         try:
             while True:
                 if watch.changed():
                     await asyncio.to_thread(self.sync_database)
+                    dirty = True
+                if dirty and time.monotonic() - checked_at >= FORGET_EVERY_S:
+                    checked_at, dirty = time.monotonic(), False
+                    await asyncio.to_thread(self.forget_deleted)
                 await asyncio.sleep(max(self.poll_s, self.min_gap_s))
         finally:
             watch.close()

@@ -44,7 +44,7 @@ class StorageError(Exception):
 
 class CommitWatch:
     """Tells whether OpenCode committed since the last look, cheaply enough to ask 20
-    times a second.
+    times a second, and without ever being in OpenCode's way.
 
     The files' stat cannot tell: once SQLite has checkpointed, it writes the WAL again
     from its start (the same size) and an mtime moves only with the kernel's clock tick,
@@ -53,19 +53,32 @@ class CommitWatch:
     `PRAGMA data_version` changes whenever another connection commits. It is read on a
     read-only connection kept open (it holds no transaction, so it never holds back a
     checkpoint), reopened when the file is replaced.
+
+    While the database has no WAL file, no OpenCode has it open (the last one to close it
+    removes the WAL): then nothing can change, and sessiond holds no connection at all, so
+    an OpenCode starting (its first `PRAGMA journal_mode = WAL` runs before it sets a busy
+    timeout) never meets a lock of ours. The moment the WAL goes counts as a change: the
+    last commits before OpenCode closed are read then.
     """
 
     def __init__(self, db: Path) -> None:
         self.db = db
+        self.wal = db.with_name(db.name + "-wal")
         self._conn: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._version: int | None = None
+        self._open_by_opencode = False
 
     def changed(self) -> bool:
+        if not self.wal.exists():
+            just_closed, self._open_by_opencode = self._open_by_opencode, False
+            self.close()
+            return just_closed
+        self._open_by_opencode = True
         try:
             inode = os.stat(self.db).st_ino
         except OSError:
-            self.close()  # no database (yet): nothing to read
+            self.close()  # no database: nothing to read
             return False
         try:
             if self._conn is None or inode != self._inode:
@@ -167,6 +180,16 @@ def _read_database(
                 _take(read, r, functools.partial(_session_row, r))
         conn.execute("COMMIT")
     return read
+
+
+def session_ids(db: Path) -> set[str]:
+    """Every session the database holds now (to forget the ones OpenCode deleted)."""
+    uri = f"file:{quote(str(db))}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_WAIT_S, isolation_level=None)) as conn:
+            return {str(row[0]) for row in conn.execute("SELECT id FROM session")}
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot read {db}: {exc}") from exc
 
 
 def _read_events(conn: sqlite3.Connection, after: int, since_ms: int, read: DatabaseRead) -> set[str]:
