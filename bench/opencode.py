@@ -116,13 +116,17 @@ def reads(work: Path, *, sessions: int, runs: int) -> dict[str, Any]:
         steady = read_database(data / "opencode.db", since, first.event_rowid)
         event_ms.append((time.process_time() - t) * 1000)
         assert not steady.scanned and len(steady.rows) >= 30
+    # OpenCode running, idle: its connection holds the database open (with a WAL).
+    opencode = sqlite3.connect(data / "opencode.db", isolation_level=None)
+    opencode.execute("CREATE TABLE IF NOT EXISTS bench_open (x)")
     watch = CommitWatch(data / "opencode.db")
-    watch.changed()
+    assert watch.changed()
     t = time.process_time()
     for _ in range(1000):
         watch.changed()
     per_check_s = (time.process_time() - t) / 1000
     watch.close()
+    opencode.close()
     mirror = OpenCodeMirror(data, data.parent / "mirror")
     t = time.process_time()
     mirror.sync()
