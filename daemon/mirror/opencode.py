@@ -85,7 +85,8 @@ class OpenCodeMirror:
         # event log is kept (False once rows were seen added without events).
         self._row_mark: tuple[int, int] | None = None
         self._log_kept = True
-        # The database and the tree are synced in worker threads: one at a time.
+        # The database and the tree are synced in worker threads: their appends (and the
+        # fingerprints and cursor) one at a time.
         self._lock = threading.Lock()
 
     # -- one pass ---------------------------------------------------------------------
