@@ -112,7 +112,8 @@ def test_opencode_in_a_tmux_pane(tmp_path: Path, cache: Path, tmux: TmuxServer) 
         waiting = wait_for(lambda: next((s for s in daemon.sessions().values()
                                          if s["agent"] == "opencode" and s["status"] == "waiting_for_approval"
                                          and s.get("terminal")), None), timeout=60)
-        assert "Permission required" in tmux.tmux("capture-pane", "-p", "-t", pane)
+        # OpenCode is indeed asking (its dialog can take a moment to draw on a busy machine).
+        wait_for(lambda: "Permission required" in tmux.tmux("capture-pane", "-p", "-t", pane), timeout=30)
         terminal = waiting["terminal"]
         assert terminal["kind"] == "tmux"
         assert terminal["target"] == tmux.display(pane, "#{session_name}:#{window_index}.#{pane_index}")
