@@ -121,7 +121,8 @@ def inspect_opencode_database(
     """An OpenCode database (`opencode.db`): its most recently active session, from its
     tables, as the mirror would record them."""
     from sessiond.mirror.opencode_storage import StorageError, read_database
-    from sessiond.sources.opencode.records import BadRow, to_record
+    from sessiond.sources.opencode.history import records_of
+    from sessiond.sources.opencode.records import in_write_order
     from sessiond.sources.opencode.transcript import OpenCodeSource
 
     try:
@@ -133,13 +134,8 @@ def inspect_opencode_database(
     newest = max(rows, key=lambda r: r.updated_ms).session_id
     source = OpenCodeSource()
     state = source.new_state(FileInfo("opencode", newest))
-    order = {"session": 0, "message": 1, "part": 2}
-    for n, row in enumerate(sorted((r for r in rows if r.session_id == newest),
-                                   key=lambda r: (order[r.kind], r.updated_ms, r.id)), start=1):
-        try:
-            record = to_record(row)
-        except BadRow:
-            continue
+    ordered = in_write_order(r for r in rows if r.session_id == newest)
+    for n, (_, record) in enumerate(records_of((0, row) for row in ordered), start=1):
         at = source.record_time(record)
         if at is not None:
             state.feed(record, n, at)

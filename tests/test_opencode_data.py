@@ -67,9 +67,7 @@ LABELS: dict[str, tuple[list[tuple[int, float, str]], str]] = {
 
 
 def events(name: str) -> list[tuple[int, str, str]]:
-    conn = sqlite3.connect(":memory:")
-    conn.executescript((DATA / f"{name}.sql").read_text(encoding="utf-8"))
-    return list(conn.execute("SELECT seq, type, data FROM event ORDER BY seq"))
+    return accuracy_opencode.events(DATA / f"{name}.sql")
 
 
 def moments(name: str) -> list[tuple[int, float, str, str]]:

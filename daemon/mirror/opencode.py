@@ -38,7 +38,15 @@ from sessiond.mirror.opencode_storage import (
     tree_files_since,
 )
 from sessiond.protocol import ComponentHealth, JSONDict
-from sessiond.sources.opencode.records import BadRow, Row, fingerprint, good_id, record_key, to_record
+from sessiond.sources.opencode.records import (
+    BadRow,
+    Row,
+    fingerprint,
+    good_id,
+    in_write_order,
+    record_key,
+    to_record,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +59,6 @@ POLL_S = 0.05
 SLACK_MS = 5_000
 # The first start reads sessions written in the last week; older ones are over.
 FIRST_WINDOW_MS = 7 * 24 * 3600 * 1000
-_ORDER = {"session": 0, "message": 1, "part": 2}
 # How often, at most, the logs of sessions deleted in OpenCode are looked for (within this
 # long of a commit: deleting one is a commit).
 FORGET_EVERY_S = 5.0
@@ -71,7 +78,6 @@ class OpenCodeMirror:
         self.data_dir = data_dir
         self.mirror_dir = mirror_dir
         self.poll_s = poll_s
-        self.records_written = 0
         self._cursor = self._load_cursor()
         self._seen: OrderedDict[str, dict[str, int]] = OrderedDict()
         self._paths: dict[str, Path] = {}
@@ -124,13 +130,8 @@ class OpenCodeMirror:
             self.min_gap_s = SCAN_SHARE * (time.perf_counter() - started)
         else:
             self.min_gap_s = 0.0
-        written = self._apply("db_ms", read.rows, read.problems, in_order=not read.scanned)
-        rowid = read.event_rowid
-        if self._log_kept and rowid is not None and rowid != self._cursor.get("event_rowid"):
-            with self._lock:
-                self._cursor["event_rowid"] = rowid
-                self._save_cursor()
-        return written
+        rowid = read.event_rowid if self._log_kept else None
+        return self._apply("db_ms", read.rows, read.problems, in_order=not read.scanned, event_rowid=rowid)
 
     def forget_deleted(self) -> int:
         """Remove the logs of sessions OpenCode deleted (the engine then removes them, as it
@@ -169,15 +170,25 @@ class OpenCodeMirror:
             return int(time.time() * 1000) - FIRST_WINDOW_MS
         return known - SLACK_MS
 
-    def _apply(self, layout: str, rows: list[Row], problems: list[str], *, in_order: bool = False) -> int:
-        """Append the records of `rows`: in their order when it is OpenCode's own (its
-        event log), else sessions first, then messages, then parts, each by write time."""
+    def _apply(self, layout: str, rows: list[Row], problems: list[str], *, in_order: bool = False,
+               event_rowid: int | None = None) -> int:
+        """Append the records of `rows` (in their order when it is OpenCode's own, its event
+        log; else in write order), then save the cursor once: the newest write time seen,
+        and `event_rowid`, the event log read up to."""
         with self._lock:
-            if not in_order:
-                rows = sorted(rows, key=lambda r: (_ORDER[r.kind], r.updated_ms, r.id))
-            return self._append(layout, rows, problems)
+            written = self._append(rows if in_order else in_write_order(rows), problems)
+            cursor = dict(self._cursor)
+            newest = max((r.updated_ms for r in rows), default=None)
+            if newest is not None and newest > cursor.get(layout, 0):
+                cursor[layout] = newest
+            if event_rowid is not None:
+                cursor["event_rowid"] = event_rowid
+            if cursor != self._cursor:
+                self._cursor = cursor
+                self._save_cursor()
+            return written
 
-    def _append(self, layout: str, rows: list[Row], problems: list[str]) -> int:
+    def _append(self, rows: list[Row], problems: list[str]) -> int:
         for problem in problems:
             self._warn("opencode row skipped", problem)
         for row in rows:
@@ -198,7 +209,7 @@ class OpenCodeMirror:
             by_session.setdefault(row.session_id, []).append(record)
         written = 0
         for sid, records in by_session.items():
-            path = self._paths.get(sid) or self.mirror_dir / f"{sid}.jsonl"
+            path = self._log_path(sid)
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             text = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in records)
             with open(path, "a", encoding="utf-8") as fh:
@@ -209,14 +220,10 @@ class OpenCodeMirror:
             if last_ms is not None:
                 os.utime(path, ns=(last_ms * 1_000_000, last_ms * 1_000_000))
             written += len(records)
-        newest = max((r.updated_ms for r in rows), default=None)
-        if newest is not None and newest > self._cursor.get(layout, 0):
-            self._cursor[layout] = newest
-            self._save_cursor()
-        elif layout not in self._cursor:
-            self._cursor[layout] = int(time.time() * 1000) - FIRST_WINDOW_MS + SLACK_MS
-        self.records_written += written
         return written
+
+    def _log_path(self, sid: str) -> Path:
+        return self._paths.get(sid) or self.mirror_dir / f"{sid}.jsonl"
 
     def _path_for(self, row: Row) -> Path:
         parent = good_id(row.data.get("parentID"))
@@ -232,9 +239,8 @@ class OpenCodeMirror:
             self._seen.move_to_end(sid)
             return seen
         seen = {}
-        path = self._paths.get(sid) or self.mirror_dir / f"{sid}.jsonl"
         try:
-            with open(path, encoding="utf-8") as fh:
+            with open(self._log_path(sid), encoding="utf-8") as fh:
                 for line in fh:
                     try:
                         record = json.loads(line)

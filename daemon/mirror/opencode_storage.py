@@ -42,6 +42,11 @@ class StorageError(Exception):
     """The database cannot be read now (locked past the retries, or not a database)."""
 
 
+def connect_read_only(db: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that can never write to OpenCode's database nor take a write lock."""
+    return sqlite3.connect(f"file:{quote(str(db))}?mode=ro", uri=True, timeout=timeout, isolation_level=None)
+
+
 class CommitWatch:
     """Tells whether OpenCode committed since the last look, cheaply enough to ask 20
     times a second, and without ever being in OpenCode's way.
@@ -83,8 +88,7 @@ class CommitWatch:
         try:
             if self._conn is None or inode != self._inode:
                 self.close()
-                self._conn = sqlite3.connect(f"file:{quote(str(self.db))}?mode=ro", uri=True, timeout=0,
-                                             isolation_level=None)
+                self._conn = connect_read_only(self.db, timeout=0)
                 self._inode = inode
             version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error:
@@ -151,9 +155,8 @@ def read_database(
 def _read_database(
     db: Path, since_ms: int, after_event: int | None, row_mark: tuple[int, int] | None
 ) -> DatabaseRead:
-    uri = f"file:{quote(str(db))}?mode=ro"
     read = DatabaseRead()
-    with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_WAIT_S, isolation_level=None)) as conn:
+    with closing(connect_read_only(db, BUSY_WAIT_S)) as conn:
         conn.row_factory = sqlite3.Row
         conn.execute("BEGIN")  # one snapshot for every read below
         has_events = conn.execute(
@@ -184,9 +187,8 @@ def _read_database(
 
 def session_ids(db: Path) -> set[str]:
     """Every session the database holds now (to forget the ones OpenCode deleted)."""
-    uri = f"file:{quote(str(db))}?mode=ro"
     try:
-        with closing(sqlite3.connect(uri, uri=True, timeout=BUSY_WAIT_S, isolation_level=None)) as conn:
+        with closing(connect_read_only(db, BUSY_WAIT_S)) as conn:
             return {str(row[0]) for row in conn.execute("SELECT id FROM session")}
     except sqlite3.Error as exc:
         raise StorageError(f"cannot read {db}: {exc}") from exc

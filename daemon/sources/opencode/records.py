@@ -20,7 +20,7 @@ has started, a finished text) is in the fingerprint.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -119,6 +119,15 @@ def to_record(row: Row) -> JSONDict:
     elif kind == "step-finish":
         body["reason"] = _word(data.get("reason"))
     return {"type": "part", "at": row.updated_ms, "part": body}
+
+
+_KIND_ORDER = {"session": 0, "message": 1, "part": 2}
+
+
+def in_write_order(rows: Iterable[Row]) -> list[Row]:
+    """Rows read from tables (which keep no order of their own) as the mirror records them:
+    sessions first, then messages, then parts, each by the time it was written."""
+    return sorted(rows, key=lambda r: (_KIND_ORDER[r.kind], r.updated_ms, r.id))
 
 
 def fingerprint(record: Mapping[str, Any]) -> str:
