@@ -74,8 +74,8 @@ class Components:
         parts = {k: v for k, v in self.tasks.health.items()
                  if k not in internal and not k.startswith(("bus_", "mirror_"))}
         for mirror in self.mirrors:
-            task = self.tasks.health.get("mirror_opencode")
-            parts["opencode"] = task if task is not None and task.status != "ok" else mirror.health()
+            task = self.tasks.health.get(f"mirror_{mirror.agent}")
+            parts[mirror.agent] = task if task is not None and task.status != "ok" else mirror.health()
         if self.bus is not None:
             parts["bus"] = self.bus.health()
         parts["notifier"] = self.notifier.health()

@@ -175,7 +175,7 @@ class Server:
         tasks.spawn("terminals", parts.terminals.run)
         tasks.spawn("describe_old", lambda: describe_old_sessions(engine))
         for mirror in parts.mirrors:
-            tasks.spawn("mirror_opencode", mirror.run)
+            tasks.spawn(f"mirror_{mirror.agent}", mirror.run)
         supervisor = parent.supervisor_pid(os.environ)
         if supervisor is not None:
             parent.die_with_parent()

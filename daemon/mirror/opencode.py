@@ -74,6 +74,9 @@ _MAX_WARNED = 1000
 
 
 class OpenCodeMirror:
+    # Its task is `mirror_<agent>` and its /health component `<agent>`.
+    agent = "opencode"
+
     def __init__(self, data_dir: Path, mirror_dir: Path, *, poll_s: float = POLL_S) -> None:
         self.data_dir = data_dir
         self.mirror_dir = mirror_dir
